@@ -1,0 +1,28 @@
+# MixMo PreActResNet-18-w on Tiny ImageNet with M = 2: two 3x3 stride-2 stems
+# (3 -> 64), mixing on the 32x32 grid, the shared core, two heads.
+# w = 1 by default (configs set backbone.width and head.in_channels = 512 w).
+model = dict(
+    type='MixMoClassifier',
+    num_members=2,
+    backbone=dict(
+        type='PreActResNet', depth=18, width=1, stem_stride=2,
+        stem_channels=64),
+    encoder_layer='conv1',
+    mixing=dict(type='CutOrLinearMixing', alpha=2.0, prob=0.5),
+    neck=dict(type='GlobalAveragePooling'),
+    head=dict(
+        type='MultiHeadClsHead',
+        num_classes=200,
+        in_channels=512,
+        r=3.0,
+        loss=dict(type='CrossEntropyLoss', use_soft=True),
+        init_cfg=dict(type='Normal', layer='Linear', std=0.01)),
+    data_preprocessor=dict(
+        type='MixMoDataPreprocessor',
+        num_classes=200,
+        # ImageNet RGB statistics
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        to_rgb=True))
+
+custom_hooks = [dict(type='MixingProbHook', decay_fraction=1 / 12)]

@@ -1,0 +1,9 @@
+# MixMo WRN-28-10 on CIFAR-10 (K = 10, CIFAR-10 normalisation).
+_base_ = ['./mixmo_wrn28-10_cifar100.py']
+
+model = dict(
+    head=dict(num_classes=10),
+    data_preprocessor=dict(
+        num_classes=10,
+        mean=[125.307, 122.961, 113.8575],
+        std=[51.5865, 50.847, 51.255]))

@@ -1,0 +1,25 @@
+# Tiny ImageNet PreActResNet-18-w schedule of the MixMo authors (method doc
+# section 6), for a global batch of 100 (repeats included) on one GPU: SGD
+# with Nesterov momentum 0.9, lr 0.2 / b (leaf configs set lr), weight decay
+# 1e-4, linear warm-up over the first epoch updated every iteration, lr x0.1
+# at epochs 601 and 901 (1-indexed), 1200 epochs.
+optim_wrapper = dict(
+    optimizer=dict(
+        type='SGD', lr=0.2, momentum=0.9, nesterov=True, weight_decay=1e-4))
+
+param_scheduler = [
+    dict(
+        type='LinearLR',
+        start_factor=1e-3,
+        by_epoch=True,
+        begin=0,
+        end=1,
+        convert_to_iter_based=True),
+    dict(type='MultiStepLR', by_epoch=True, milestones=[600, 900], gamma=0.1),
+]
+
+train_cfg = dict(by_epoch=True, max_epochs=1200, val_interval=10)
+val_cfg = dict()
+test_cfg = dict()
+
+auto_scale_lr = dict(base_batch_size=100)

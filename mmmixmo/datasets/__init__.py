@@ -1,0 +1,3 @@
+from . import samplers  # noqa: F401
+from .cifar import LocalCIFAR10, LocalCIFAR100  # noqa: F401
+from .tiny_imagenet import TinyImageNet  # noqa: F401

@@ -1,0 +1,3 @@
+from .batch_repeat_sampler import BatchRepeatSampler
+
+__all__ = ['BatchRepeatSampler']

@@ -1,0 +1,3 @@
+from .mixmo_classifier import MixMoClassifier
+
+__all__ = ['MixMoClassifier']

@@ -1,0 +1,3 @@
+from .mixmo_data_preprocessor import MixMoDataPreprocessor
+
+__all__ = ['MixMoDataPreprocessor']

@@ -1,0 +1,2 @@
+"""Version of mmmixmo."""
+__version__ = '0.1.0'

@@ -1,0 +1,27 @@
+"""Fixtures shared by the whole test suite."""
+import os.path as osp
+
+import pytest
+
+from tests.utils.fake_cifar import make_fake_cifar10
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+@pytest.fixture(scope='session')
+def repo_root() -> str:
+    """Absolute path of the repository (the folder of setup.py)."""
+    return REPO_ROOT
+
+
+@pytest.fixture(scope='session')
+def fake_cifar10_root(tmp_path_factory) -> str:
+    """A fake CIFAR-10 (64 train / 32 test images) written once per session.
+
+    Load it with ``dict(type='LocalCIFAR10', data_root=..., check_md5=False)``.
+    Treat it as read-only.
+    """
+    return make_fake_cifar10(
+        str(tmp_path_factory.mktemp('fake_cifar10')),
+        num_train=64,
+        num_test=32)

@@ -1,0 +1,155 @@
+import copy
+
+import pytest
+import torch
+from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
+
+import mmmixmo  # noqa: F401
+
+
+def tiny_cfg(num_members=2, num_classes=10, mixing='CutOrLinearMixing'):
+    return dict(
+        type='MixMoClassifier',
+        num_members=num_members,
+        backbone=dict(type='WideResNet', depth=10, widen_factor=1),
+        mixing=dict(type=mixing),
+        head=dict(
+            type='MultiHeadClsHead', num_classes=num_classes,
+            in_channels=64),
+        data_preprocessor=dict(
+            type='MixMoDataPreprocessor', mean=[0.] * 3, std=[1.] * 3))
+
+
+def num_params(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+def mixmo(backbone, num_classes, in_channels):
+    return dict(
+        type='MixMoClassifier',
+        backbone=backbone,
+        mixing=dict(type='CutOrLinearMixing'),
+        head=dict(
+            type='MultiHeadClsHead',
+            num_classes=num_classes,
+            in_channels=in_channels))
+
+
+@pytest.mark.parametrize('num_classes,expected', [(100, 36_601_416),
+                                                  (10, 36_486_036)])
+def test_wrn28_10_parameter_count(num_classes, expected):
+    model = MODELS.build(
+        mixmo(
+            dict(type='WideResNet', depth=28, widen_factor=10), num_classes,
+            640))
+    assert num_params(model) == expected
+
+
+@pytest.mark.parametrize('width,expected', [(1, 11_372_944),
+                                            (2, 44_991_376),
+                                            (3, 100_846_992)])
+def test_preact_resnet18_tiny_parameter_count(width, expected):
+    model = MODELS.build(
+        mixmo(
+            dict(
+                type='PreActResNet', depth=18, width=width, stem_stride=2),
+            200, 512 * width))
+    assert num_params(model) == expected
+
+
+def test_encoders_replace_first_conv():
+    model = MODELS.build(tiny_cfg())
+    assert isinstance(model.backbone.conv1, torch.nn.Identity)
+    assert model.encoders.num_members == 2
+    assert model.mixing.num_members == 2
+    assert model.head.num_members == 2
+    assert model.data_preprocessor.num_members == 2
+
+
+def _batch(batch_size=4, num_classes=10, size=32):
+    inputs = [
+        torch.randint(0, 256, (3, size, size), dtype=torch.uint8)
+        for _ in range(batch_size)
+    ]
+    samples = [
+        DataSample().set_gt_label(i % num_classes) for i in range(batch_size)
+    ]
+    return dict(inputs=inputs, data_samples=samples)
+
+
+def test_three_modes():
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_cfg())
+    model.init_weights()
+    data = model.data_preprocessor(_batch(), training=True)
+    assert data['inputs'].shape == (4, 2, 3, 32, 32)
+    losses = model(**data, mode='loss')
+    assert set(losses) == {'loss_head0', 'loss_head1'}
+    assert all(torch.isfinite(v) for v in losses.values())
+    sum(losses.values()).backward()
+    assert model.encoders.convs[1].weight.grad is not None
+
+    model.eval()
+    data = model.data_preprocessor(_batch(), training=False)
+    assert data['inputs'].shape == (4, 3, 32, 32)
+    logits = model(data['inputs'], mode='tensor')
+    assert logits.shape == (4, 2, 10)
+    preds = model(**data, mode='predict')
+    assert preds[0].pred_score.shape == (10, )
+    assert preds[0].head_logits.shape == (2, 10)
+
+
+def test_folded_equals_unfolded():
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_cfg(num_members=3))
+    model.init_weights()
+    model.eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        folded = model(x, mode='tensor')
+        unfolded = model(x.unsqueeze(1).expand(-1, 3, -1, -1, -1), mode='tensor')
+    assert torch.allclose(folded, unfolded, atol=1e-5)
+
+
+def test_upstream_resnet_cifar_backbone():
+    # ResNet_CIFAR-18 with 8 base channels ends with 8 * 8 = 64 channels
+    cfg = mixmo(
+        dict(type='ResNet_CIFAR', depth=18, stem_channels=8,
+             base_channels=8), 10, 64)
+    model = MODELS.build(cfg)
+    model.init_weights()
+    data = model.data_preprocessor(_batch(2), training=True)
+    losses = model(**data, mode='loss')
+    assert set(losses) == {'loss_head0', 'loss_head1'}
+
+
+@pytest.mark.parametrize('key', ['mixing', 'head', 'data_preprocessor'])
+def test_member_mismatch_names_key(key):
+    cfg = tiny_cfg()
+    cfg[key]['num_members'] = 3
+    with pytest.raises(ValueError, match=f'model.{key}.num_members'):
+        MODELS.build(cfg)
+
+
+def test_other_errors_name_keys():
+    cfg = tiny_cfg()
+    cfg['mixing'] = dict(type='NoSuchMixing')
+    with pytest.raises(KeyError, match='model.mixing.type'):
+        MODELS.build(cfg)
+    cfg = tiny_cfg()
+    cfg['data_preprocessor']['num_classes'] = 100
+    with pytest.raises(ValueError, match='model.data_preprocessor.num_classes'):
+        MODELS.build(cfg)
+    cfg = tiny_cfg()
+    cfg['data_preprocessor'] = dict(type='ClsDataPreprocessor')
+    with pytest.raises(TypeError, match='model.data_preprocessor.type'):
+        MODELS.build(cfg)
+    cfg = tiny_cfg()
+    cfg['encoder_layer'] = 'layer1'
+    with pytest.raises(TypeError, match='model.encoder_layer'):
+        MODELS.build(cfg)
+    cfg = copy.deepcopy(tiny_cfg())
+    cfg['num_members'] = 1
+    with pytest.raises(ValueError, match='model.num_members'):
+        MODELS.build(cfg)
