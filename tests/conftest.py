@@ -1,7 +1,9 @@
 """Fixtures shared by the whole test suite."""
 import os.path as osp
+from collections import OrderedDict
 
 import pytest
+from mmengine.registry import DefaultScope
 
 from tests.utils.fake_cifar import make_fake_cifar10
 
@@ -25,3 +27,19 @@ def fake_cifar10_root(tmp_path_factory) -> str:
         str(tmp_path_factory.mktemp('fake_cifar10')),
         num_train=64,
         num_test=32)
+
+
+@pytest.fixture(autouse=True)
+def isolate_default_scope():
+    """Undo the default scopes that a test creates.
+
+    mmengine's registries build from the most recently created
+    :class:`~mmengine.registry.DefaultScope`; a ``Runner`` built without
+    ``default_scope`` creates one named ``'mmengine'``, after which
+    ``MODELS.build(dict(type='<mmpretrain or mmmixmo model>'))`` fails in
+    every later test. This restores the scopes that existed before each test
+    (as mmengine's ``DefaultScope.overwrite_default_scope`` does).
+    """
+    before = OrderedDict(DefaultScope._instance_dict)
+    yield
+    DefaultScope._instance_dict = before

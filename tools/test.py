@@ -105,7 +105,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 def _enable_visualization(cfg: Config, args: argparse.Namespace) -> None:
     """Turn on the VisualizationHook for --show / --show-dir."""
-    hook = cfg.get('default_hooks', {}).get('visualization', None)
+    hook = (cfg.get('default_hooks') or {}).get('visualization', None)
     if hook is None:
         raise ValueError(
             '--show and --show-dir need default_hooks.visualization '
@@ -164,14 +164,15 @@ def build_config(args: argparse.Namespace) -> Config:
         _enable_visualization(cfg, args)
     if args.tta:
         _enable_tta(cfg)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    # After --cfg-options, so that these fill only what neither sets.
     loader = cfg.get('test_dataloader', None)
     if loader is not None:
         loader.setdefault('pin_memory', torch.cuda.is_available())
         loader.setdefault('collate_fn', dict(type='default_collate'))
         if args.no_pin_memory:
             loader.pin_memory = False
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
     return cfg
 
 

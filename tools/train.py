@@ -142,14 +142,15 @@ def build_config(args: argparse.Namespace) -> Config:
         # 'auto': mmengine finds the latest checkpoint of the work dir.
         cfg.load_from = None if args.resume == 'auto' else args.resume
     if args.auto_scale_lr:
-        if cfg.get('auto_scale_lr', {}).get('base_batch_size') is None:
+        if (cfg.get('auto_scale_lr') or {}).get('base_batch_size') is None:
             raise ValueError(
                 '--auto-scale-lr needs auto_scale_lr.base_batch_size in the '
                 'config')
         cfg.auto_scale_lr.enable = True
-    _set_dataloader_defaults(cfg, args)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    # After --cfg-options, so that they fill only what neither sets.
+    _set_dataloader_defaults(cfg, args)
     return cfg
 
 

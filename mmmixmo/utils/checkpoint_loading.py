@@ -103,9 +103,8 @@ def mmengine_checkpoint_globals() -> List[Tuple[Any, str]]:
         entries.append((_np_multiarray._reconstruct, f'{module}._reconstruct'))
         entries.append((_np_multiarray.scalar, f'{module}.scalar'))
     for name in _NUMERIC_DTYPES:
-        dtype_class = type(np.dtype(name))
-        entries.append((dtype_class,
-                        f'{dtype_class.__module__}.{dtype_class.__qualname__}'))
+        cls = type(np.dtype(name))
+        entries.append((cls, f'{cls.__module__}.{cls.__qualname__}'))
     return entries
 
 

@@ -61,7 +61,7 @@ def test_plain_torch_load_rejects_mmengine_checkpoints(tmp_path):
 
 
 def test_loader_reads_mmengine_checkpoints(tmp_path):
-    safe_globals_before = list(torch.serialization.get_safe_globals())
+    safe_globals_before = set(torch.serialization.get_safe_globals())
     path = str(tmp_path / 'epoch_1.pth')
     model = _mmengine_like_checkpoint(path)
     ckpt = CheckpointLoader.load_checkpoint(path, map_location='cpu')
@@ -80,7 +80,7 @@ def test_loader_reads_mmengine_checkpoints(tmp_path):
     for key, value in model.state_dict().items():
         torch.testing.assert_close(other.state_dict()[key], value)
     # The allowlist only holds during the load.
-    assert torch.serialization.get_safe_globals() == safe_globals_before
+    assert set(torch.serialization.get_safe_globals()) == safe_globals_before
     assert HistoryBuffer not in safe_globals_before
 
 

@@ -142,21 +142,18 @@ def test_cpu_errors(torchrun_env, monkeypatch):
     assert not torch_dist.is_initialized()
 
 
-def test_wrapper_keeps_device_ids_off_cpu():
-    module = nn.Linear(2, 2)
+def test_wrapper_keeps_device_ids_off_cpu(monkeypatch):
     captured = {}
 
     def fake_init(self, module, device_ids=None, **kwargs):
         captured.update(device_ids=device_ids, **kwargs)
 
-    original = MMDistributedDataParallel.__init__
-    MMDistributedDataParallel.__init__ = fake_init
-    try:
-        CPUDistributedDataParallel(module, device_ids=[0], output_device=0)
-        assert captured == dict(device_ids=None)
-        captured.clear()
-        module.to('meta')
-        CPUDistributedDataParallel(module, device_ids=[1], output_device=1)
-        assert captured == dict(device_ids=[1], output_device=1)
-    finally:
-        MMDistributedDataParallel.__init__ = original
+    monkeypatch.setattr(MMDistributedDataParallel, '__init__', fake_init)
+    module = nn.Linear(2, 2)
+    CPUDistributedDataParallel(module, device_ids=[0], output_device=0)
+    assert captured == dict(device_ids=None)
+    # A module on another device (here 'meta') keeps what mmengine passes.
+    captured.clear()
+    CPUDistributedDataParallel(
+        module.to('meta'), device_ids=[1], output_device=1)
+    assert captured == dict(device_ids=[1], output_device=1)

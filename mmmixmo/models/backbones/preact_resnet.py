@@ -94,6 +94,10 @@ class PreActResNet(BaseBackbone):
         stem_channels (int): Output channels of ``conv1``. Defaults to 64.
         stem_stride (int): Stride of ``conv1``; 1 for CIFAR-size inputs, 2
             for Tiny ImageNet (64x64 -> 32x32). Defaults to 1.
+        base_channels (int): Width of the first stage before the multiplier
+            ``w``; the stages have ``base_channels * 2**i * w`` channels. The
+            paper's network uses 64; smaller values give tiny test models.
+            Defaults to 64.
         out_indices (int | Sequence[int]): Stages whose output is returned
             (0..3; negative values count from the end). Defaults to ``(3, )``.
         norm_cfg (dict): Config of the norm layers.
@@ -120,6 +124,7 @@ class PreActResNet(BaseBackbone):
         in_channels: int = 3,
         stem_channels: int = 64,
         stem_stride: int = 1,
+        base_channels: int = 64,
         out_indices: Union[int, Sequence[int]] = (3, ),
         norm_cfg: dict = dict(type='BN'),
         init_cfg: Optional[Union[dict,
@@ -139,7 +144,10 @@ class PreActResNet(BaseBackbone):
         self.stage_blocks = self.arch_settings[depth]
         self.num_stages = len(self.stage_blocks)
         self.out_indices = check_out_indices(out_indices, self.num_stages)
-        self.stage_channels = tuple(64 * 2**i * width
+        if not isinstance(base_channels, int) or base_channels < 1:
+            raise ValueError('model.backbone.base_channels must be a positive '
+                             f'int, got {base_channels!r}')
+        self.stage_channels = tuple(base_channels * 2**i * width
                                     for i in range(self.num_stages))
 
         self.conv1 = nn.Conv2d(
@@ -194,7 +202,8 @@ class PreActResNet(BaseBackbone):
 
         Returns:
             tuple[Tensor]: One map per index in ``out_indices``; stage ``i``
-            has shape ``(B, 64 * 2**i * w, H / (stem_stride * 2**i), ...)``.
+            has shape ``(B, base_channels * 2**i * w, H / (stem_stride *
+            2**i), W / (stem_stride * 2**i))``.
             No normalisation after the last stage.
         """
         x = self.conv1(x)

@@ -114,8 +114,11 @@ class MixMoClassifier(ImageClassifier):
         if not isinstance(num_members, int) or num_members < 2:
             raise ValueError(
                 f'model.num_members must be an int >= 2, got {num_members!r}')
-        data_preprocessor = data_preprocessor or dict(
-            type='MixMoDataPreprocessor')
+        data_preprocessor = copy.deepcopy(data_preprocessor) or dict()
+        if isinstance(data_preprocessor, dict):
+            # like ImageClassifier's default, e.g. for the type-less
+            # `data_preprocessor` of mmpretrain's dataset configs
+            data_preprocessor.setdefault('type', 'MixMoDataPreprocessor')
         self._check_preprocessor_type(data_preprocessor)
         data_preprocessor = _sync_members(data_preprocessor,
                                           'model.data_preprocessor',

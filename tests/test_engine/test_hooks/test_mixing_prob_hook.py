@@ -176,6 +176,7 @@ def _runner(work_dir, max_epochs, load_from=None):
         resume=load_from is not None,
         load_from=load_from,
         env_cfg=dict(dist_cfg=dict(backend='gloo')),
+        default_scope='mmpretrain',
         log_level='WARNING')
 
 

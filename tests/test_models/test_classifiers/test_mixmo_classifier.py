@@ -153,3 +153,32 @@ def test_other_errors_name_keys():
     cfg['num_members'] = 1
     with pytest.raises(ValueError, match='model.num_members'):
         MODELS.build(cfg)
+
+
+def test_typeless_preprocessor_defaults_to_mixmo():
+    # mmpretrain's dataset configs give a `data_preprocessor` without type
+    cfg = tiny_cfg()
+    cfg['data_preprocessor'] = dict(mean=[1.] * 3, std=[2.] * 3)
+    model = MODELS.build(cfg)
+    assert type(model.data_preprocessor).__name__ == 'MixMoDataPreprocessor'
+    assert model.data_preprocessor.num_members == 2
+
+
+def test_upstream_imagenet_resnet_backbone():
+    # mmpretrain's ResNet: conv1 (7x7, stride 2) -> norm1 -> relu -> maxpool
+    cfg = mixmo(
+        dict(type='ResNet', depth=18, stem_channels=8, base_channels=8),
+        10, 64)
+    model = MODELS.build(cfg)
+    model.init_weights()
+    assert model.encoders.convs[0].kernel_size == (7, 7)
+    data = model.data_preprocessor(_batch(2, size=64), training=True)
+    losses = model(**data, mode='loss')
+    assert set(losses) == {'loss_head0', 'loss_head1'}
+    model.eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        folded = model(x, mode='tensor')
+        unfolded = model(x.unsqueeze(1).expand(-1, 2, -1, -1, -1),
+                         mode='tensor')
+    assert torch.allclose(folded, unfolded, atol=1e-5)

@@ -1,0 +1,35 @@
+# A tiny Cut-MixMo for the end-to-end tests of tools/: the real CIFAR-10
+# Cut-MixMo config (b = 2) with a WRN-10-1 backbone, batch 16 (8 distinct
+# images x 2 repeats), no workers, one log line per iteration and a constant
+# learning rate halved after epoch 1.
+# Data: a fake CIFAR-10 (tests/utils/fake_cifar.py) under `data_root`, which
+# the tests set with --cfg-options; `LocalCIFAR10` never downloads and skips
+# the md5 check of the official files.
+_base_ = ['../../../configs/mixmo/cut-mixmo_wrn28-10_1xb64-b2_cifar10.py']
+
+model = dict(
+    backbone=dict(depth=10, widen_factor=1), head=dict(in_channels=64))
+
+data_root = 'data/cifar10'
+dataset_type = 'LocalCIFAR10'
+train_dataloader = dict(
+    batch_size=16,
+    num_workers=0,
+    persistent_workers=False,
+    dataset=dict(type=dataset_type, data_root=data_root, check_md5=False))
+val_dataloader = dict(
+    batch_size=16,
+    num_workers=0,
+    persistent_workers=False,
+    dataset=dict(type=dataset_type, data_root=data_root, check_md5=False))
+test_dataloader = val_dataloader
+
+optim_wrapper = dict(optimizer=dict(lr=0.05))
+param_scheduler = [
+    dict(type='MultiStepLR', by_epoch=True, milestones=[1], gamma=0.5)
+]
+train_cfg = dict(by_epoch=True, max_epochs=2, val_interval=1)
+auto_scale_lr = dict(base_batch_size=16)
+
+default_hooks = dict(logger=dict(type='LoggerHook', interval=1))
+randomness = dict(seed=0)

@@ -1,0 +1,190 @@
+"""Command line of tools/train.py and tools/test.py, in-process."""
+import importlib.util
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from tests.conftest import REPO_ROOT
+
+CONFIG = osp.join(REPO_ROOT, 'tests', 'data', 'configs', 'tiny_cifar10.py')
+
+
+def _load_tool(name):
+    path = osp.join(REPO_ROOT, 'tools', f'{name}.py')
+    spec = importlib.util.spec_from_file_location(f'mmmixmo_tools_{name}',
+                                                  path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='module')
+def train_tool():
+    return _load_tool('train')
+
+
+@pytest.fixture(scope='module')
+def test_tool():
+    return _load_tool('test')
+
+
+@pytest.fixture(autouse=True)
+def restore_local_rank(monkeypatch):
+    # parse_args sets LOCAL_RANK like mmpretrain's tools; undo it afterwards.
+    monkeypatch.setenv('LOCAL_RANK', '0')
+    monkeypatch.delenv('LOCAL_RANK')
+
+
+def _train_cfg(train_tool, *argv):
+    return train_tool.build_config(train_tool.parse_args([CONFIG, *argv]))
+
+
+def test_train_defaults(train_tool):
+    args = train_tool.parse_args([CONFIG])
+    assert args.resume is None and args.launcher == 'none'
+    assert os.environ['LOCAL_RANK'] == '0'
+    cfg = train_tool.build_config(args)
+    assert cfg.launcher == 'none'
+    assert cfg.work_dir == osp.join('./work_dirs', 'tiny_cifar10')
+    assert cfg.resume is False and cfg.load_from is None
+    assert cfg.optim_wrapper.get('type', 'OptimWrapper') == 'OptimWrapper'
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg[name]
+        assert loader.pin_memory == torch.cuda.is_available()
+        assert loader.persistent_workers is False  # num_workers=0
+        assert loader.collate_fn == dict(type='default_collate')
+
+
+def test_train_flags(train_tool, tmp_path):
+    cfg = _train_cfg(train_tool, '--work-dir', str(tmp_path), '--amp',
+                     '--no-validate', '--auto-scale-lr', '--launcher',
+                     'pytorch', '--local-rank', '1')
+    assert os.environ['LOCAL_RANK'] == '1'
+    assert cfg.work_dir == str(tmp_path)
+    assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
+    assert cfg.optim_wrapper.loss_scale == 'dynamic'
+    assert cfg.val_cfg is None and cfg.val_dataloader is None
+    assert cfg.val_evaluator is None
+    assert cfg.auto_scale_lr == dict(base_batch_size=16, enable=True)
+    assert cfg.launcher == 'pytorch'
+
+
+def test_train_resume(train_tool):
+    cfg = _train_cfg(train_tool, '--resume')
+    assert cfg.resume is True and cfg.load_from is None
+    cfg = _train_cfg(train_tool, '--resume', 'work/epoch_3.pth')
+    assert cfg.resume is True and cfg.load_from == 'work/epoch_3.pth'
+
+
+def test_train_dataloader_options(train_tool):
+    cfg = _train_cfg(train_tool, '--cfg-options',
+                     'train_dataloader.num_workers=2',
+                     'val_dataloader.pin_memory=True',
+                     'train_cfg.max_epochs=5')
+    # --cfg-options come first; the defaults fill what is still unset.
+    assert cfg.train_dataloader.persistent_workers is True
+    assert cfg.val_dataloader.pin_memory is True
+    assert cfg.train_cfg.max_epochs == 5
+    cfg = _train_cfg(train_tool, '--no-pin-memory', '--no-persistent-workers',
+                     '--cfg-options', 'train_dataloader.num_workers=2',
+                     'val_dataloader.pin_memory=True')
+    assert cfg.train_dataloader.persistent_workers is False
+    assert cfg.val_dataloader.pin_memory is False
+
+
+def _derived_config(tmp_path, body):
+    path = tmp_path / 'derived.py'
+    path.write_text(f'_base_ = [{CONFIG!r}]\n{body}\n')
+    return str(path)
+
+
+def test_train_auto_scale_lr_needs_base_batch_size(train_tool, tmp_path):
+    config = _derived_config(tmp_path, 'auto_scale_lr = None')
+    with pytest.raises(ValueError, match='auto_scale_lr.base_batch_size'):
+        train_tool.build_config(
+            train_tool.parse_args([config, '--auto-scale-lr']))
+
+
+def _test_cfg(test_tool, *argv):
+    return test_tool.build_config(
+        test_tool.parse_args([CONFIG, 'ckpt.pth', *argv]))
+
+
+def test_test_defaults_and_flags(test_tool, tmp_path):
+    cfg = _test_cfg(test_tool)
+    assert cfg.load_from == 'ckpt.pth'
+    assert cfg.work_dir == osp.join('./work_dirs', 'tiny_cifar10')
+    assert cfg.test_dataloader.pin_memory == torch.cuda.is_available()
+    assert cfg.test_dataloader.collate_fn == dict(type='default_collate')
+    assert 'fp16' not in cfg.test_cfg
+    cfg = _test_cfg(test_tool, '--work-dir', str(tmp_path), '--amp',
+                    '--no-pin-memory', '--show-dir', 'vis', '--interval',
+                    '3', '--wait-time', '0.5', '--launcher', 'pytorch')
+    assert cfg.work_dir == str(tmp_path) and cfg.launcher == 'pytorch'
+    assert cfg.test_cfg.fp16 is True
+    assert cfg.test_dataloader.pin_memory is False
+    visualization = cfg.default_hooks.visualization
+    assert visualization.enable is True and visualization.show is False
+    assert visualization.out_dir == 'vis'
+    assert visualization.interval == 3 and visualization.wait_time == 0.5
+
+
+def test_test_show_needs_visualization_hook(test_tool, tmp_path):
+    config = _derived_config(tmp_path,
+                             'default_hooks = dict(visualization=None)')
+    with pytest.raises(ValueError, match='default_hooks.visualization'):
+        test_tool.build_config(
+            test_tool.parse_args([config, 'ckpt.pth', '--show']))
+
+
+def test_test_out_item_needs_out(test_tool, capsys):
+    with pytest.raises(SystemExit):
+        test_tool.parse_args([CONFIG, 'ckpt.pth', '--out-item', 'metrics'])
+    assert '--out-item needs --out' in capsys.readouterr().err
+
+
+def test_test_tta_wraps_model_and_pipeline(test_tool):
+    plain = _test_cfg(test_tool)
+    cfg = _test_cfg(test_tool, '--tta')
+    assert cfg.model.type == 'mmpretrain.AverageClsScoreTTA'
+    assert cfg.model.module == plain.model
+    pipeline = cfg.test_dataloader.dataset.pipeline
+    assert pipeline[-1].type == 'TestTimeAug'
+    flips, pack = pipeline[-1].transforms
+    assert [flip['prob'] for flip in flips] == [1., 0.]
+    assert pack == [plain.test_dataloader.dataset.pipeline[-1]]
+    assert pipeline[:-1] == plain.test_dataloader.dataset.pipeline[:-1]
+
+
+def test_tools_import_the_checkout_when_not_installed(tmp_path):
+    """Without an installed mmmixmo, the tools use their own checkout."""
+    code = f"""
+import importlib.util, runpy, sys
+# Hide an editable install of mmmixmo, if any.
+# (setuptools puts its finder class itself into sys.meta_path.)
+sys.meta_path[:] = [
+    f for f in sys.meta_path
+    if not str(getattr(f, '__module__', '')).startswith('__editable__')]
+sys.path[:] = [p for p in sys.path if p not in ('', {REPO_ROOT!r})]
+if importlib.util.find_spec('mmmixmo') is not None:
+    print('INSTALLED', importlib.util.find_spec('mmmixmo').origin)
+    sys.exit(0)
+for tool in ('train', 'test'):
+    runpy.run_path({REPO_ROOT!r} + f'/tools/{{tool}}.py', run_name='tool')
+print('IMPORTED', sys.modules['mmmixmo'].__file__)
+"""
+    proc = subprocess.run([sys.executable, '-c', code],
+                          cwd=str(tmp_path),
+                          stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT,
+                          text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stdout
+    if 'INSTALLED' in proc.stdout:
+        pytest.skip('mmmixmo is installed as a regular (non-editable) package')
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last == 'IMPORTED ' + osp.join(REPO_ROOT, 'mmmixmo', '__init__.py')
