@@ -688,8 +688,9 @@ def run(args: argparse.Namespace,
         lines.append(
             f'  Warning: the paired ratios spread over up to '
             f'{max(spreads):.2f}: the timings are noisy (loaded machine?); '
-            'the verdicts need more --repeats/--iters, --threads 1 or an '
-            'idle machine.')
+            'the verdicts need more --repeats/--iters, ' +
+            ('--threads 1, ' if torch.get_num_threads() > 1 else '') +
+            'or an idle machine.')
     lines += [
         'Timed, train: model.train_step(batch, optim_wrapper) = data '
         'preprocessor (normalisation; MixMo: + member pairing, pixel mix, '
@@ -697,11 +698,13 @@ def run(args: argparse.Namespace,
         'optimizer step -> zero_grad; batch already on the device.',
         'Timed, inference: eval, no_grad: data preprocessor -> '
         f'forward(mode={args.infer_mode!r}) on (B, C, H, W) images.',
-        'Peak mem: model state (params, buffers, grads, optimizer state) + '
-        'peak extra tensor memory of one step (' +
-        ('torch.cuda.max_memory_allocated' if device.type == 'cuda' else
-         'torch.profiler CPU allocations; no allocator caching, not RSS') +
-        ').',
+        'Peak mem: ' + ('not measured (--no-memory).' if args.no_memory else
+                        'model state (params, buffers, grads, optimizer '
+                        'state) + peak extra tensor memory of one step (' +
+                        ('torch.cuda.max_memory_allocated'
+                         if device.type == 'cuda' else
+                         'torch.profiler CPU allocations; no allocator '
+                         'caching, not RSS') + ').'),
     ]
     for line in lines:
         print_fn(line)

@@ -24,7 +24,11 @@ class CalibrationMetric(BaseMetric):
     dict(type='CalibrationMetric')]``.
 
     **Ensemble logits.** Every score is computed from one ``(K, )`` logit
-    vector per sample: ``head_logits.mean(0)`` when the sample carries
+    vector per sample: the sample's ``ensemble_logits`` ``(K, )`` when it
+    carries them (set by models whose ensemble rule is not the mean of
+    ``head_logits``, e.g. ``EnsembleClassifier(average='probs')``, with
+    ``softmax(ensemble_logits) == pred_score``), else
+    ``head_logits.mean(0)`` when the sample carries
     ``head_logits`` ``(M, K)`` (MixMo: the ensemble prediction is the
     softmax of the mean head logits, so this matches ``pred_score``),
     otherwise ``log(clamp(pred_score, 1.18e-38))``. The latter equals the
@@ -103,11 +107,14 @@ class CalibrationMetric(BaseMetric):
             data_batch: A batch from the dataloader (unused).
             data_samples (Sequence[dict]): Predicted samples as dicts
                 (``DataSample.to_dict()``) with ``pred_score`` ``(K, )``,
-                ``gt_label`` ``(1, )`` and optionally ``head_logits``
-                ``(M, K)``.
+                ``gt_label`` ``(1, )`` and optionally ``ensemble_logits``
+                ``(K, )`` or ``head_logits`` ``(M, K)``.
         """
         for data_sample in data_samples:
-            if 'head_logits' in data_sample:
+            if 'ensemble_logits' in data_sample:
+                logits = torch.as_tensor(
+                    data_sample['ensemble_logits']).detach().double()
+            elif 'head_logits' in data_sample:
                 logits = torch.as_tensor(
                     data_sample['head_logits']).detach().double().mean(0)
             elif 'pred_score' in data_sample:

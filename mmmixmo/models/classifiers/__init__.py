@@ -1,3 +1,4 @@
 from .mixmo_classifier import MixMoClassifier
+from .ensemble_classifier import EnsembleClassifier
 
-__all__ = ['MixMoClassifier']
+__all__ = ['MixMoClassifier', 'EnsembleClassifier']

@@ -191,7 +191,9 @@ class MixMoDataPreprocessor(ClsDataPreprocessor):
             sample.gt_label.view(-1) for sample in data_samples
         ]).to(device).long()
 
-        image_idx = self._pair_members(inputs.size(0), device)  # (M, B)
+        # drawn on the CPU: no device sync for the metainfo below
+        pairing = self._pair_members(inputs.size(0))  # (M, B)
+        image_idx = pairing.to(device, non_blocking=True)
         member_inputs = inputs[image_idx]  # (M, B, C, H, W)
         member_labels = labels[image_idx]  # (M, B)
         member_inputs, mix_labels, pixel_masks = self._pixel_mix(
@@ -201,7 +203,7 @@ class MixMoDataPreprocessor(ClsDataPreprocessor):
         member_labels = member_labels.t().contiguous()
         mix_labels = mix_labels.t().contiguous()
         pixel_masks = pixel_masks.transpose(0, 1).contiguous()
-        member0_idx = image_idx[0].tolist()
+        member0_idx = pairing[0].tolist()
         out_samples = []
         for slot, source in enumerate(member0_idx):
             sample = DataSample(metainfo=data_samples[source].metainfo)
@@ -211,9 +213,14 @@ class MixMoDataPreprocessor(ClsDataPreprocessor):
             out_samples.append(sample)
         return dict(inputs=out_inputs, data_samples=out_samples)
 
-    @staticmethod
-    def _check_labels(data_samples: Optional[List[DataSample]]) -> None:
+    def _check_labels(self,
+                      data_samples: Optional[List[DataSample]]) -> None:
         """Check that every training sample has a single-element label.
+
+        Runs on the labels as the dataloader gives them (on the CPU, before
+        they are moved to the device), so it costs no device sync. When
+        ``num_classes`` is set (``MixMoClassifier`` sets it to the head's),
+        labels outside ``[0, num_classes)`` are rejected.
 
         Args:
             data_samples (list[DataSample], optional): The batch samples.
@@ -236,24 +243,29 @@ class MixMoDataPreprocessor(ClsDataPreprocessor):
                     f'MixMoDataPreprocessor: training sample {k} has a '
                     f'gt_label with {label.numel()} elements; MixMo needs a '
                     'single class index per image')
+            if self.num_classes is not None and not \
+                    0 <= int(label) < self.num_classes:
+                raise ValueError(
+                    f'MixMoDataPreprocessor: training sample {k} has label '
+                    f'{int(label)}, outside [0, {self.num_classes}) set by '
+                    'model.head.num_classes / '
+                    'model.data_preprocessor.num_classes')
 
-    def _pair_members(self, batch_size: int, device: torch.device) -> Tensor:
+    def _pair_members(self, batch_size: int) -> Tensor:
         """Draw which image of the batch every member sees in every slot.
 
         Args:
             batch_size (int): Number of slots ``B``.
-            device (torch.device): Device of the result.
 
         Returns:
-            Tensor: Long tensor of shape ``(M, B)``; row ``i`` is the
+            Tensor: Long CPU tensor of shape ``(M, B)``; row ``i`` is the
             permutation ``pi_i``, with member 0's image copied to all
             members in the slots drawn for input repetition.
         """
-        keys = torch.rand(self.num_members, batch_size, device=device)
+        keys = torch.rand(self.num_members, batch_size)
         image_idx = keys.argsort(dim=1)
         if self.input_repetition_prob > 0:
-            repeat = torch.rand(batch_size, device=device) \
-                < self.input_repetition_prob
+            repeat = torch.rand(batch_size) < self.input_repetition_prob
             image_idx = torch.where(
                 repeat.unsqueeze(0), image_idx[:1], image_idx)
         return image_idx

@@ -1,16 +1,15 @@
 """Cut-MixMo mixing block (CutMix rectangles on the feature grid)."""
 from typing import Optional
 
-import torch
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
 from ..utils.box_masks import cutmix_box_masks
-from .base_mixing import BaseMixing, check_alpha, sample_dirichlet
+from .binary_mask_mixing import BinaryMaskMixing
 
 
 @MODELS.register_module()
-class CutMixing(BaseMixing):
+class CutMixing(BinaryMaskMixing):
     """Cut-MixMo: one member owns a CutMix rectangle of the feature map.
 
     Per sample ``kappa ~ Dirichlet(alpha, ..., alpha)``. Once per batch an
@@ -24,7 +23,8 @@ class CutMixing(BaseMixing):
     is smaller than requested, so the effective ``kappa`` returned by
     :meth:`forward` is the mask mean (about 0.31 on average for the owner
     with ``Beta(2, 2)`` on a 32x32 grid), which is what the loss weighting
-    must use.
+    must use. The owner/complement logic is the one of
+    :class:`~mmmixmo.models.necks.BinaryMaskMixing`.
 
     Args:
         num_members (int): Number of members ``M`` (>= 2). Defaults to 2.
@@ -38,63 +38,20 @@ class CutMixing(BaseMixing):
                  num_members: int = 2,
                  alpha: float = 2.0,
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(num_members=num_members, init_cfg=init_cfg)
-        self.alpha = check_alpha(alpha)
+        super().__init__(
+            num_members=num_members, alpha=alpha, init_cfg=init_cfg)
 
-    def sample_kappa(self, batch_size: int, device: torch.device) -> Tensor:
-        """Draw the requested per-sample shares.
-
-        Args:
-            batch_size (int): Number of samples ``B``.
-            device (torch.device): Device of the features.
-
-        Returns:
-            Tensor: Float32 ``kappa`` of shape ``(B, M)``, rows summing to 1.
-        """
-        return sample_dirichlet(self.alpha, batch_size, self.num_members,
-                                device)
-
-    def sample_owner(self) -> int:
-        """Draw the member that owns the rectangle for the whole batch.
-
-        Returns:
-            int: Owner index in ``[0, M)``, drawn uniformly on the CPU.
-        """
-        return int(torch.randint(self.num_members, (1, )))
-
-    def sample_masks(self, batch_size: int, height: int, width: int,
-                     device: torch.device) -> Tensor:
-        """Draw the rectangle of the owner and the complement weights.
+    def owner_masks(self, area: Tensor, height: int, width: int) -> Tensor:
+        """Draw one clipped CutMix rectangle per sample.
 
         Args:
-            batch_size (int): Number of samples ``B``.
+            area (Tensor): Requested area ratios in ``[0, 1]``, shape
+                ``(B, )``.
             height (int): Feature height ``H``.
             width (int): Feature width ``W``.
-            device (torch.device): Device of the features.
 
         Returns:
-            Tensor: Float32 masks of shape ``(B, M, H, W)``; the owner's is
-            binary and the masks sum to 1 over ``M`` at every position.
+            Tensor: Float32 binary masks of shape ``(B, H, W)``, 1 inside the
+            rectangle.
         """
-        kappa = self.sample_kappa(batch_size, device)
-        owner = self.sample_owner()
-        box = cutmix_box_masks(kappa[:, owner], height, width).to(
-            device=device, dtype=torch.float32)
-
-        others = kappa.clone()
-        others[:, owner] = 0
-        total = others.sum(dim=1, keepdim=True)
-        # Guard against an underflowed sum (kappa_A == 1 in float32): split
-        # the complement evenly rather than dividing by zero.
-        even = torch.full_like(others, 1.0 / (self.num_members - 1))
-        even[:, owner] = 0
-        shares = torch.where(total > 0, others / total.clamp_min(1e-30), even)
-
-        masks = (1 - box).unsqueeze(1) * shares.view(batch_size,
-                                                     self.num_members, 1, 1)
-        masks[:, owner] = box
-        return masks
-
-    def extra_repr(self) -> str:
-        """Extra information printed with the module."""
-        return f'num_members={self.num_members}, alpha={self.alpha}'
+        return cutmix_box_masks(area, height, width)

@@ -15,12 +15,10 @@ dataset_type = 'LocalCIFAR10'
 train_dataloader = dict(
     batch_size=16,
     num_workers=0,
-    persistent_workers=False,
     dataset=dict(type=dataset_type, data_root=data_root, check_md5=False))
 val_dataloader = dict(
     batch_size=16,
     num_workers=0,
-    persistent_workers=False,
     dataset=dict(type=dataset_type, data_root=data_root, check_md5=False))
 test_dataloader = val_dataloader
 

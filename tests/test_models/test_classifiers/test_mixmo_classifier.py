@@ -182,3 +182,45 @@ def test_upstream_imagenet_resnet_backbone():
         unfolded = model(x.unsqueeze(1).expand(-1, 2, -1, -1, -1),
                          mode='tensor')
     assert torch.allclose(folded, unfolded, atol=1e-5)
+
+
+def test_channels_last_same_outputs():
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_cfg())
+    model.init_weights()
+    cfg = tiny_cfg()
+    cfg['channels_last'] = True
+    nhwc = MODELS.build(cfg)
+    nhwc.load_state_dict(model.state_dict())
+    conv = nhwc.encoders.convs[0].weight
+    assert conv.is_contiguous(memory_format=torch.channels_last)
+    model.eval()
+    nhwc.eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        feats = nhwc.extract_feat(x, stage='backbone')[-1]
+        assert feats.is_contiguous(memory_format=torch.channels_last)
+        assert torch.allclose(
+            nhwc(x, mode='tensor'), model(x, mode='tensor'), atol=1e-5)
+    model.train()
+    nhwc.train()
+    data = model.data_preprocessor(_batch(), training=True)
+    torch.manual_seed(1)
+    expected = model(**data, mode='loss')
+    torch.manual_seed(1)
+    got = nhwc(**data, mode='loss')
+    for key in expected:
+        assert torch.allclose(got[key], expected[key], atol=1e-4)
+
+
+def test_bfloat16_autocast_loss():
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_cfg())
+    model.init_weights()
+    data = model.data_preprocessor(_batch(), training=True)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        losses = model(**data, mode='loss')
+    for value in losses.values():
+        assert value.dtype == torch.float32 and torch.isfinite(value)
+    sum(losses.values()).backward()
+    assert torch.isfinite(model.encoders.convs[1].weight.grad).all()

@@ -387,3 +387,8 @@ def test_missing_or_bad_labels():
     data['data_samples'][1].set_gt_label([1, 2])
     with pytest.raises(ValueError, match=r'sample 1 .*2 elements'):
         preprocessor(data, training=True)
+    # labels are LABEL_OFFSET + k: 5..8; with 8 classes label 8 is rejected
+    preprocessor = MixMoDataPreprocessor(num_classes=8)
+    with pytest.raises(ValueError, match=r'label 8, outside \[0, 8\)'):
+        preprocessor(make_batch(range(4)), training=True)
+    MixMoDataPreprocessor(num_classes=9)(make_batch(range(4)), training=True)

@@ -116,9 +116,6 @@ def test_errors_name_keys():
         MultiHeadClsHead(num_members=2, num_classes=3, in_channels=4, r=0)
     head = _head(num_classes=3)
     kappa = torch.full((1, 2), 0.5)
-    with pytest.raises(ValueError, match='model.head.num_classes'):
-        head.loss((torch.randn(1, 4), ), _samples([[0, 7]]),
-                  masks=kappa.view(1, 2, 1, 1), kappa=kappa)
     with pytest.raises(KeyError, match='MixMoDataPreprocessor'):
         head.loss((torch.randn(1, 4), ), [DataSample().set_gt_label(1)],
                   masks=kappa.view(1, 2, 1, 1), kappa=kappa)

@@ -2,7 +2,8 @@ import pytest
 import torch
 from mmpretrain.registry import MODELS
 
-from mmmixmo.models.necks import CutMixing, CutOrLinearMixing, LinearMixing
+from mmmixmo.models.necks import (BinaryMaskMixing, CutMixing,
+                                  CutOrLinearMixing, FMixMixing, LinearMixing)
 
 
 def _feats(num_members=2, batch_size=4, size=8):
@@ -108,3 +109,62 @@ def test_alpha_and_members_errors():
         CutOrLinearMixing(alpha=0)
     with pytest.raises(ValueError, match='model.mixing.num_members'):
         CutOrLinearMixing(num_members=1)
+
+
+@pytest.mark.parametrize('binary_type', [
+    'FMixMixing', 'CowMixMixing', 'PatchUpMixing', 'ConcatMixing',
+    'CutMixing'
+])
+def test_binary_block_from_config(binary_type):
+    mixing = MODELS.build(
+        dict(
+            type='CutOrLinearMixing',
+            num_members=3,
+            alpha=1.5,
+            prob=1.0,
+            binary=dict(type=binary_type)))
+    assert type(mixing.cut).__name__ == binary_type
+    assert isinstance(mixing.cut, BinaryMaskMixing)
+    assert mixing.cut.num_members == mixing.linear.num_members == 3
+    assert mixing.cut.alpha == mixing.linear.alpha == 1.5
+    torch.manual_seed(0)
+    cut = _count_cut(mixing.train(), 6, num_members=3)
+    assert cut == 6  # prob = 1: always the binary block
+    mixing.prob_factor = 0.0
+    assert _count_cut(mixing, 6, num_members=3) == 0
+
+
+def test_binary_block_options_and_fallback():
+    torch.manual_seed(0)
+    mixing = CutOrLinearMixing(
+        prob=0.5, binary=dict(type='FMixMixing', decay_power=2.0)).train()
+    assert isinstance(mixing.cut, FMixMixing)
+    assert mixing.cut.decay_power == 2.0
+    cuts = _count_cut(mixing, 100)
+    assert 30 <= cuts <= 70  # binomial(100, 0.5): +- 4 sigma
+    # the FMix masks of the binary draws have an exact area
+    mixing.prob_factor = 2.0  # p = 1
+    out = mixing(_feats(batch_size=16))
+    area = out.masks[:, 0].sum((1, 2))
+    assert torch.equal(area, area.round())
+    assert ((out.masks == 0) | (out.masks == 1)).all()
+
+
+def test_binary_block_errors():
+    with pytest.raises(ValueError, match=r'model\.mixing\.binary must be'):
+        CutOrLinearMixing(binary='FMixMixing')
+    with pytest.raises(ValueError, match=r'model\.mixing\.binary must be'):
+        CutOrLinearMixing(binary=dict(decay_power=3))
+    with pytest.raises(ValueError,
+                       match=r'model\.mixing\.binary\.num_members \(3\)'):
+        CutOrLinearMixing(binary=dict(type='FMixMixing', num_members=3))
+    with pytest.raises(ValueError, match=r'model\.mixing\.binary\.alpha'):
+        CutOrLinearMixing(alpha=2.0, binary=dict(type='CutMixing', alpha=1))
+    # the binary block's own errors name the nested key
+    with pytest.raises(ValueError,
+                       match=r'model\.mixing\.binary\.decay_power must be'):
+        CutOrLinearMixing(binary=dict(type='FMixMixing', decay_power=-1))
+    with pytest.raises(ValueError, match=r'model\.mixing\.binary must build'):
+        CutOrLinearMixing(binary=dict(type='LinearMixing'))
+    with pytest.raises(ValueError, match=r'model\.mixing\.alpha'):
+        CutOrLinearMixing(alpha=0, binary=dict(type='FMixMixing'))

@@ -1,0 +1,322 @@
+"""EnsembleClassifier: N independently trained classifiers as one model."""
+import glob
+import math
+import os.path as osp
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.config import Config
+from mmengine.evaluator import Evaluator
+from mmengine.optim import OptimWrapper
+from mmengine.runner import load_state_dict
+from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
+
+import mmmixmo  # noqa: F401
+from mmmixmo.evaluation.metrics import (CalibrationMetric,
+                                        EnsembleDiversityMetric)
+from mmmixmo.models.classifiers import EnsembleClassifier
+from tests.conftest import REPO_ROOT
+
+NUM_CLASSES = 10
+ENSEMBLE_CONFIGS = sorted(
+    glob.glob(osp.join(REPO_ROOT, 'configs', 'ensembles', '*.py')))
+
+
+def vanilla_cfg(num_classes=NUM_CLASSES):
+    """A tiny mmpretrain ImageClassifier (WRN-10-1)."""
+    return dict(
+        type='ImageClassifier',
+        backbone=dict(type='WideResNet', depth=10, widen_factor=1),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(
+            type='LinearClsHead', num_classes=num_classes, in_channels=64))
+
+
+def mixmo_cfg(num_classes=NUM_CLASSES):
+    """A tiny MixMo classifier (M = 2 heads)."""
+    return dict(
+        type='MixMoClassifier',
+        backbone=dict(type='WideResNet', depth=10, widen_factor=1),
+        mixing=dict(type='CutOrLinearMixing'),
+        head=dict(
+            type='MultiHeadClsHead', num_classes=num_classes,
+            in_channels=64))
+
+
+def randomize(model, seed):
+    """Distinct weights with logits of a few units and non-trivial BN."""
+    torch.manual_seed(seed)
+    model.init_weights()
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.normal_(0, 0.1)
+                module.running_var.uniform_(0.5, 2.0)
+            if isinstance(module, torch.nn.Linear):
+                module.weight.normal_(0, 1)
+                module.bias.normal_(0, 1)
+    return model.eval()
+
+
+def build_member(cfg, seed):
+    return randomize(MODELS.build(cfg), seed)
+
+
+def build_ensemble(members, average='probs', cfgs=None):
+    """An ensemble holding copies of the weights of `members`."""
+    if cfgs is None:
+        cfgs = dict(member=vanilla_cfg(), num_members=len(members))
+    model = MODELS.build(
+        dict(type='EnsembleClassifier', average=average, **cfgs))
+    for target, member in zip(model.members, members):
+        target.load_state_dict(member.state_dict())
+    return model.eval()
+
+
+@pytest.fixture(scope='module')
+def members():
+    return [build_member(vanilla_cfg(), seed) for seed in (0, 1)]
+
+
+@pytest.fixture(scope='module')
+def inputs():
+    torch.manual_seed(123)
+    return torch.randn(6, 3, 32, 32)
+
+
+def member_scores(members, inputs):
+    """Each member's own mmpretrain prediction: softmax of its logits."""
+    with torch.no_grad():
+        return torch.stack([
+            torch.stack([s.pred_score for s in m(inputs, mode='predict')])
+            for m in members
+        ])
+
+
+def test_probs_rule_is_the_mean_of_member_softmaxes(members, inputs):
+    model = build_ensemble(members, 'probs')
+    with torch.no_grad():
+        preds = model(inputs, mode='predict')
+        logits = [m(inputs, mode='tensor') for m in members]
+    expected = member_scores(members, inputs).mean(0)
+    got = torch.stack([p.pred_score for p in preds])
+    torch.testing.assert_close(got, expected, atol=1e-6, rtol=0)
+    assert [int(p.pred_label) for p in preds] == expected.argmax(1).tolist()
+    for b, pred in enumerate(preds):
+        torch.testing.assert_close(
+            pred.head_logits, torch.stack([z[b] for z in logits]))
+        # softmax(ensemble_logits) is the prediction, and they are
+        # log(mean p), not the mean of the logits
+        torch.testing.assert_close(
+            pred.ensemble_logits, expected[b].log(), atol=1e-5, rtol=0)
+        torch.testing.assert_close(
+            pred.ensemble_logits.softmax(0), pred.pred_score)
+
+
+def test_logits_rule_is_softmax_of_mean_logits(members, inputs):
+    model = build_ensemble(members, 'logits')
+    with torch.no_grad():
+        preds = model(inputs, mode='predict')
+        mean_logits = (members[0](inputs, mode='tensor') +
+                       members[1](inputs, mode='tensor')) / 2
+    got = torch.stack([p.pred_score for p in preds])
+    torch.testing.assert_close(
+        got, mean_logits.softmax(1), atol=1e-6, rtol=0)
+    torch.testing.assert_close(
+        torch.stack([p.ensemble_logits for p in preds]), mean_logits)
+    # The two rules really differ on these members.
+    probs_rule = member_scores(members, inputs).mean(0)
+    assert (got - probs_rule).abs().max() > 1e-2
+
+
+def test_tensor_mode_and_features(members, inputs):
+    model = build_ensemble(members)
+    with torch.no_grad():
+        logits = model(inputs)
+        feats = model.extract_feat(inputs)
+    assert logits.shape == (6, 2, NUM_CLASSES) and logits.dtype == \
+        torch.float32
+    torch.testing.assert_close(logits[:, 1], members[1](inputs))
+    assert len(feats) == 2 and feats[0][-1].shape == (6, 64)
+    assert model.num_members == 2
+    # the members are distinct networks with their own weights
+    assert not torch.equal(logits[:, 0], logits[:, 1])
+
+
+def test_multi_head_member_contributes_the_mean_of_its_heads(
+        members, inputs):
+    mixmo = build_member(mixmo_cfg(), 7)
+    model = build_ensemble([members[0], mixmo],
+                           'probs',
+                           cfgs=dict(members=[vanilla_cfg(),
+                                              mixmo_cfg()]))
+    with torch.no_grad():
+        preds = model(inputs, mode='predict')
+        mixmo_preds = mixmo(inputs, mode='predict')
+    vanilla_scores = member_scores([members[0]], inputs)[0]
+    for b, pred in enumerate(preds):
+        torch.testing.assert_close(pred.head_logits[1],
+                                   mixmo_preds[b].head_logits.mean(0))
+        # MixMo's own prediction is the softmax of that mean
+        torch.testing.assert_close(
+            pred.pred_score,
+            (vanilla_scores[b] + mixmo_preds[b].pred_score) / 2,
+            atol=1e-6,
+            rtol=0)
+
+
+def test_loss_mode_raises_a_clear_error(members, inputs):
+    model = build_ensemble(members)
+    samples = [DataSample().set_gt_label(0) for _ in range(6)]
+    with pytest.raises(RuntimeError, match='evaluation-only'):
+        model(inputs, samples, mode='loss')
+    model.train()
+    batch = dict(
+        inputs=[torch.zeros(3, 32, 32, dtype=torch.uint8)] * 2,
+        data_samples=samples[:2])
+    before = model.members[0].head.fc.weight.clone()
+    optim_wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=1.))
+    with pytest.raises(RuntimeError, match='train each member separately'):
+        model.train_step(batch, optim_wrapper)
+    assert torch.equal(model.members[0].head.fc.weight, before)
+    with pytest.raises(RuntimeError, match='Invalid mode'):
+        model(inputs, mode='bogus')
+
+
+@pytest.mark.parametrize('kwargs,error,match', [
+    (dict(), ValueError, 'exactly one of model.member'),
+    (dict(member=vanilla_cfg(), num_members=2, members=[vanilla_cfg()] * 2),
+     ValueError, 'exactly one of model.member'),
+    (dict(member=vanilla_cfg()), ValueError, 'model.num_members'),
+    (dict(member=vanilla_cfg(), num_members=1), ValueError,
+     'model.num_members must be an int >= 2'),
+    (dict(member=vanilla_cfg(), num_members=True), ValueError,
+     'model.num_members'),
+    (dict(members=[vanilla_cfg()]), ValueError, 'at least 2'),
+    (dict(members=vanilla_cfg()), TypeError, 'model.members must be a list'),
+    (dict(members=[vanilla_cfg()] * 2, num_members=3), ValueError,
+     'model.num_members=3 does not match'),
+    (dict(member=vanilla_cfg(), num_members=2, average='mean'), ValueError,
+     'model.average'),
+    (dict(members=[vanilla_cfg(10), vanilla_cfg(100)]), ValueError,
+     r'same number of classes, got head.num_classes \[10, 100\]'),
+    (dict(member=dict(type='WideResNet', depth=10), num_members=2),
+     TypeError, 'model.member must be a classifier with a head'),
+    (dict(member=dict(type='NoSuchClassifier'), num_members=2), KeyError,
+     "model.member.type='NoSuchClassifier'"),
+])
+def test_config_errors_name_the_key(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        MODELS.build(dict(type='EnsembleClassifier', **kwargs))
+
+
+def test_typeless_preprocessor_defaults_to_cls():
+    model = MODELS.build(
+        dict(
+            type='EnsembleClassifier',
+            member=vanilla_cfg(),
+            num_members=2,
+            data_preprocessor=dict(
+                num_classes=10, mean=[1., 2., 3.], std=[2., 2., 2.])))
+    assert type(model.data_preprocessor).__name__ == 'ClsDataPreprocessor'
+    assert model.data_preprocessor.mean.flatten().tolist() == [1., 2., 3.]
+
+
+def test_loading_needs_weights_for_every_member(members):
+    model = build_ensemble(members)
+    member_state = members[0].state_dict()
+    # a member checkpoint instead of a merged one: nothing would load
+    with pytest.raises(KeyError, match='no weights for ensemble member 0'):
+        load_state_dict(model, member_state, strict=False)
+    half = {f'members.0.{k}': v for k, v in member_state.items()}
+    with pytest.raises(KeyError, match='member 1'):
+        load_state_dict(model, half, strict=False)
+    merged = {
+        f'members.{i}.{k}': v
+        for i, m in enumerate(members[::-1])
+        for k, v in m.state_dict().items()
+    }
+    load_state_dict(model, merged, strict=True)
+    torch.testing.assert_close(model.members[0].head.fc.weight,
+                               members[1].head.fc.weight)
+
+
+def test_evaluators_score_the_ensemble_prediction(members, inputs):
+    labels = [0, 3, 5, 1, 9, 3]
+    model = build_ensemble(members, 'probs')
+    samples = [DataSample().set_gt_label(y) for y in labels]
+    with torch.no_grad():
+        preds = model(inputs, samples, mode='predict')
+    evaluator = Evaluator([CalibrationMetric(), EnsembleDiversityMetric()])
+    evaluator.process(preds)
+    metrics = evaluator.evaluate(len(preds))
+
+    scores = member_scores(members, inputs)
+    target = torch.tensor(labels)
+    ensemble = scores.mean(0).double()
+    nll = -ensemble[torch.arange(6), target].log().mean().item()
+    assert metrics['calibration/nll'] == pytest.approx(nll, abs=1e-6)
+    # Not the NLL of softmax(mean logits): the rule of the prediction counts.
+    logits_rule = torch.stack([p.head_logits.mean(0) for p in preds])
+    other = F.cross_entropy(logits_rule.double(), target).item()
+    assert abs(other - nll) > 1e-3
+    for i in range(2):
+        acc = 100 * (scores[i].argmax(1) == target).float().mean().item()
+        assert metrics[f'diversity/head{i}_top1'] == pytest.approx(acc)
+    disagreement = (scores[0].argmax(1) != scores[1].argmax(1)).float()
+    assert metrics['diversity/disagreement'] == pytest.approx(
+        disagreement.mean().item())
+
+
+def test_ensemble_logits_are_stable_for_confident_members():
+    model = MODELS.build(
+        dict(type='EnsembleClassifier', member=vanilla_cfg(), num_members=2))
+    member_logits = torch.tensor([[[0., 200., -200.], [0., -200., 200.]]])
+    scores, logits = model.ensemble(member_logits)
+    # log(mean p) without underflow: p = (0.5, 0.5) on classes 1 and 2
+    torch.testing.assert_close(scores, torch.tensor([[0., 0.5, 0.5]]))
+    assert torch.isfinite(logits).all()
+    torch.testing.assert_close(logits[0, 1:], torch.full((2, ),
+                                                         math.log(0.5)))
+
+
+@pytest.mark.parametrize(
+    'path', ENSEMBLE_CONFIGS,
+    ids=[osp.basename(p) for p in ENSEMBLE_CONFIGS])
+def test_ensemble_configs_wrap_the_member_recipe(path):
+    cfg = Config.fromfile(path)
+    base = Config.fromfile(_member_config(path))
+    assert cfg.model.type == 'EnsembleClassifier'
+    assert cfg.model.average == 'probs'
+    assert cfg.model.num_members == (4 if 'de4' in path else 2)
+    # The members are exactly the single networks of the baseline config,
+    # evaluated with its data, normalisation and evaluators.
+    assert cfg.model.member == base.model
+    assert cfg.data_preprocessor == base.data_preprocessor
+    assert cfg.test_dataloader == base.test_dataloader
+    assert [m['type'] for m in cfg.test_evaluator] == [
+        'Accuracy', 'CalibrationMetric', 'EnsembleDiversityMetric'
+    ]
+    # A tiny version builds and predicts N member logits.
+    cfg.model.member.backbone.update(
+        dict(depth=10, widen_factor=1) if cfg.model.member.backbone.type ==
+        'WideResNet' else dict(width=1, base_channels=8))
+    cfg.model.member.head.in_channels = 64
+    model_cfg = dict(cfg.model, data_preprocessor=cfg.data_preprocessor)
+    model = MODELS.build(model_cfg).eval()
+    assert isinstance(model, EnsembleClassifier)
+    size = 64 if 'tiny-imagenet' in path else 32
+    with torch.no_grad():
+        out = model(torch.randn(2, 3, size, size))
+    assert out.shape == (2, cfg.model.num_members,
+                         cfg.model.member.head.num_classes)
+
+
+def _member_config(path):
+    """The baseline config an ensemble config inherits (its first line)."""
+    with open(path) as f:
+        line = next(x for x in f if x.startswith('_base_'))
+    rel = line.split("'")[1]
+    return osp.normpath(osp.join(osp.dirname(path), rel))
