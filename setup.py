@@ -46,7 +46,8 @@ setup(
         # which setuptools 81 removed.
         'setuptools<81',
     ],
-    extras_require=dict(tests=['pytest']),
+    # quickstart: the `Digits` data set reads scikit-learn's bundled digits
+    extras_require=dict(tests=['pytest'], quickstart=['scikit-learn']),
     classifiers=[
         'License :: OSI Approved :: Apache Software License',
         'Programming Language :: Python :: 3',

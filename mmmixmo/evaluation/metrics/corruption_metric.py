@@ -38,16 +38,17 @@ class CorruptionMetric(BaseMetric):
     runs on each group separately, exactly as it would on a test set made of
     that group alone; then every key is the unweighted **mean over the
     groups** (for CIFAR-C with 15 corruptions x 5 severities: over 75
-    groups). This is the protocol of Hendrycks & Dietterich (2019) and of
-    the ensembles literature (e.g. "corruption accuracy" = mean over
-    corruptions and severities). Since every CIFAR-C group has the same 10000
-    images, the group mean equals the pooled value for the metrics that are
-    means over samples (accuracy, NLL, Brier, per-head accuracy,
-    disagreement) but **not** for ECE, the temperature-scaled scores (each
-    group fits its own temperature) or ratio-errors, which are not sample
-    means: the pooled ECE of all 750k predictions differs from the mean of
-    the 75 per-group ECEs reported here. With unequal groups (e.g. a dataset
-    ``indices`` subset) even the sample means differ from the pooled ones.
+    groups), the usual "corruption accuracy" protocol (Hendrycks &
+    Dietterich, 2019; their mCE further divides each corruption's error by
+    AlexNet's, which is not computed here). Since every CIFAR-C group has
+    the same 10000 images, the group mean equals the pooled value for the
+    metrics that are means over samples (accuracy, NLL, Brier, per-head
+    accuracy, ensemble gain, disagreement) but **not** for ECE, the
+    temperature-scaled scores (each group fits its own temperature) or
+    ratio-errors, which are not sample means: the pooled ECE of all 750k
+    predictions differs from the mean of the 75 per-group ECEs reported
+    here. With unequal groups (e.g. a dataset ``indices`` subset) even the
+    sample means differ from the pooled ones.
 
     **Keys**, with the default prefix ``corruption`` and a wrapped metric of
     prefix ``<p>`` returning ``<k>``:
