@@ -1,12 +1,17 @@
 # Quickstart: Cut-MixMo (M = 2, CutOrLinearMixing with p = 0.5 decayed by
 # MixingProbHook, loss weights r = 3) with a WRN-16-1 on scikit-learn's
 # bundled handwritten digits resized to 32x32 (`Digits`, 1497 train / 300
-# test). No download, no GPU: about 1.5 min on 2 CPU cores, ensemble top-1
-# about 97-98%. Same model family as the CIFAR paper configs, only smaller:
+# test). No download, no GPU; under 2 min on 2 idle CPU cores (12 epochs of
+# 47 iterations, ~5 s each). Ensemble top-1 97-99% (seed 0: 98.7%, heads
+# 97.3 / 98.7, NLL 0.08, ECE 0.04). Same model family as the CIFAR paper
+# configs, only smaller and shorter:
 #   python tools/train.py \
 #       configs/quickstart/cut-mixmo_wrn16-1_1xb64-b2_digits.py
-# Batch: 64 slots = 32 distinct images x b = 2 repeats (47 iterations per
-# epoch). Compare with vanilla_wrn16-1_1xb64_digits.py (same backbone).
+# Batch: 64 slots = 32 distinct images x b = 2 repeats. Compare with
+# vanilla_wrn16-1_1xb64_digits.py (same backbone, half the iterations): after
+# 12 epochs their top-1 differ by a few of the 300 test images and MixMo is
+# still under-confident (higher NLL and ECE; temperature ~0.6). MixMo's gains
+# need the paper's long schedules; this config demonstrates the pipeline.
 _base_ = [
     '../_base_/models/mixmo_wrn28-10_cifar10.py',
     '../_base_/datasets/digits_bs64.py',
