@@ -121,12 +121,14 @@ def _enable_visualization(cfg: Config, args: argparse.Namespace) -> None:
 def _enable_tta(cfg: Config) -> None:
     """Wrap the model for test-time augmentation (--tta).
 
-    Without ``tta_model``/``tta_pipeline`` in the config: mmpretrain's
-    ``AverageClsScoreTTA`` over the test pipeline run with and without a
-    horizontal flip before its last transform (``PackInputs``).
+    Without ``tta_model``/``tta_pipeline`` in the config:
+    :class:`~mmmixmo.models.tta.EnsembleScoreTTA` (mmpretrain's
+    ``AverageClsScoreTTA``, also merging the heads' fields) over the test
+    pipeline run with and without a horizontal flip before its last
+    transform (``PackInputs``).
     """
     if 'tta_model' not in cfg:
-        cfg.tta_model = dict(type='mmpretrain.AverageClsScoreTTA')
+        cfg.tta_model = dict(type='mmpretrain.EnsembleScoreTTA')
     if 'tta_pipeline' not in cfg:
         pipeline = deepcopy(cfg.test_dataloader.dataset.pipeline)
         pack = pipeline.pop()

@@ -1,4 +1,4 @@
-# Cut-MixMo, WRN-28-10, CIFAR-100, M = 2 members, batch repetition b = 2.
+# Cut-MixMo, WRN-28-10, CIFAR-100, M = 2, b = 2.
 # Published by the authors: 84.38 top-1, NLL_c 0.563.
 # Global batch: 1 GPU x 64 slots = 64 = 32 distinct images x 2 repeats
 # (1564 iterations per epoch); lr = 0.05 / b = 0.025. For N GPUs keep the

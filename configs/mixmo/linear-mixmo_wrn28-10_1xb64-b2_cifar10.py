@@ -1,4 +1,4 @@
-# Linear-MixMo, WRN-28-10, CIFAR-10, M = 2 members, batch repetition b = 2.
+# Linear-MixMo, WRN-28-10, CIFAR-10, M = 2, b = 2.
 # Published by the authors: 96.56 top-1.
 # Global batch: 1 GPU x 64 slots = 64 = 32 distinct images x 2 repeats
 # (1564 iterations per epoch); lr = 0.05 / b = 0.025. For N GPUs keep the

@@ -1,4 +1,4 @@
-# MIMO, WRN-28-10, CIFAR-10, M = 2 members, batch repetition b = 4.
+# MIMO, WRN-28-10, CIFAR-10, M = 2, b = 4.
 # Published by the authors: 96.74 top-1.
 # Global batch: 1 GPU x 64 slots = 64 = 16 distinct images x 4 repeats
 # (3128 iterations per epoch); lr = 0.05 / b = 0.0125. For N GPUs keep the

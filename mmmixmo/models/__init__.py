@@ -1,2 +1,2 @@
 from . import (backbones, classifiers, data_preprocessors, heads,  # noqa: F401
-               necks, utils)
+               necks, tta, utils)

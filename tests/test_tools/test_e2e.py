@@ -228,6 +228,31 @@ def test_test_prints_metrics_of_the_checkpoint(trained, tmp_path,
     assert accuracy == pytest.approx(100 * correct / 32)
 
 
+def test_test_with_tta_scores_the_merged_prediction(trained, tmp_path,
+                                                   fake_cifar10_root):
+    ckpt = osp.join(trained['work_dir'], 'epoch_2.pth')
+    preds_file = str(tmp_path / 'preds.pkl')
+    output = _run([
+        sys.executable,
+        osp.join(TOOLS, 'test.py'), CONFIG, ckpt, '--tta', '--work-dir',
+        str(tmp_path / 'work_dir'), '--out', preds_file, '--cfg-options',
+        *_data_options(fake_cifar10_root)
+    ], str(tmp_path))
+    with open(preds_file, 'rb') as f:
+        dumped = pickle.load(f)
+    assert len(dumped) == 32
+    # the metrics read the merged (flip-averaged) prediction of every head
+    for sample in dumped:
+        torch.testing.assert_close(
+            torch.as_tensor(sample['ensemble_logits']).softmax(-1),
+            sample['pred_score'])
+        assert sample['head_logits'].shape == (2, 10)
+    correct = sum(int(d['pred_label'] == d['gt_label']) for d in dumped)
+    assert _metric(output, r'Epoch\(test\)') == pytest.approx(
+        100 * correct / 32)
+    assert 'diversity/head1_top1: ' in output
+
+
 def test_dist_train_two_cpu_processes(tmp_path, fake_cifar10_root):
     work_dir = str(tmp_path / 'work_dir')
     output = _run([

@@ -150,7 +150,7 @@ def test_test_out_item_needs_out(test_tool, capsys):
 def test_test_tta_wraps_model_and_pipeline(test_tool):
     plain = _test_cfg(test_tool)
     cfg = _test_cfg(test_tool, '--tta')
-    assert cfg.model.type == 'mmpretrain.AverageClsScoreTTA'
+    assert cfg.model.type == 'mmpretrain.EnsembleScoreTTA'
     assert cfg.model.module == plain.model
     pipeline = cfg.test_dataloader.dataset.pipeline
     assert pipeline[-1].type == 'TestTimeAug'

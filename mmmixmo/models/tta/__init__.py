@@ -1,0 +1,3 @@
+from .ensemble_score_tta import EnsembleScoreTTA
+
+__all__ = ['EnsembleScoreTTA']
