@@ -135,7 +135,8 @@ class MixMoClassifier(ImageClassifier):
         self._check_num_classes(data_preprocessor, head)
         if isinstance(data_preprocessor, dict) and isinstance(head, dict):
             # the preprocessor validates the labels against the head's K
-            data_preprocessor.setdefault('num_classes', head.get('num_classes'))
+            data_preprocessor.setdefault('num_classes',
+                                         head.get('num_classes'))
         super().__init__(
             backbone=_build(backbone, 'model.backbone'),
             neck=None if neck is None else _build(neck, 'model.neck'),
@@ -244,15 +245,16 @@ class MixMoClassifier(ImageClassifier):
         Returns:
             tuple | Tensor: The features at ``stage``.
         """
-        x, _ = self.encode(inputs)
-        return self._core(x, stage)
+        # no local reference: the encoding is freed once the core used it
+        return self._core(self.encode(inputs)[0], stage)
 
     def loss(self, inputs: Tensor, data_samples: List[DataSample]) -> dict:
         """Mixed forward and weighted multi-head loss.
 
         Args:
             inputs (Tensor): Member images ``(B, M, C, H, W)`` from
-                :class:`~mmmixmo.models.data_preprocessors.MixMoDataPreprocessor`.
+                :class:`~mmmixmo.models.data_preprocessors.
+                MixMoDataPreprocessor`.
             data_samples (list[DataSample]): One per slot, with the member
                 labels.
 

@@ -112,7 +112,8 @@ class MultiHeadClsHead(ClsHead):
             data_samples (list[DataSample]): One per slot, with the fields
                 ``member_gt_label`` and optionally ``member_mix_label`` and
                 ``member_pixel_mask`` written by
-                :class:`~mmmixmo.models.data_preprocessors.MixMoDataPreprocessor`.
+                :class:`~mmmixmo.models.data_preprocessors.
+                MixMoDataPreprocessor`.
             masks (Tensor): The mixing block's masks ``(B, M, h, w)``.
             kappa (Tensor): The effective member shares ``(B, M)``.
 
