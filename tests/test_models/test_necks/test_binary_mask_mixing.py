@@ -8,6 +8,7 @@ from mmmixmo.models.necks import (BinaryMaskMixing, ConcatMixing,
 from mmmixmo.models.necks.binary_mask_mixing import (check_positive,
                                                      complement_masks,
                                                      top_area_masks)
+from tests.utils.mixing import is_binary, record_draws
 
 CPU = torch.device('cpu')
 
@@ -114,3 +115,55 @@ def test_check_positive_names_the_key(bad):
     with pytest.raises(ValueError, match=r'model\.mixing\.some_key must be'):
         check_positive(bad, 'some_key')
     assert check_positive(3, 'some_key') == 3.0
+
+
+# Behaviour every binary-mask block shares, tested once for all of them.
+BLOCKS = [CutMixing, FMixMixing, CowMixMixing, PatchUpMixing, ConcatMixing]
+
+
+@pytest.mark.parametrize('cls', BLOCKS)
+def test_three_members_owner_and_complement(cls, monkeypatch):
+    torch.manual_seed(0)
+    mixing = cls(num_members=3).train()
+    rec = record_draws(monkeypatch, mixing)
+    owners = set()
+    for _ in range(20):
+        feats = [torch.randn(8, 2, 8, 8) for _ in range(3)]
+        out = mixing(feats)
+        owner, kappa = rec['owner'], rec['kappa']
+        owners.add(owner)
+        box = out.masks[:, owner]
+        assert is_binary(box)
+        torch.testing.assert_close(out.masks.sum(1), torch.ones(8, 8, 8))
+        for j in range(3):
+            if j != owner:
+                share = kappa[:, j] / (1 - kappa[:, owner])
+                torch.testing.assert_close(
+                    out.masks[:, j], (1 - box) * share.view(8, 1, 1))
+        torch.testing.assert_close(out.kappa, out.masks.mean((2, 3)))
+        expected = 3 * sum(out.masks[:, i:i + 1] * feats[i] for i in range(3))
+        torch.testing.assert_close(out.features, expected)
+    assert owners == {0, 1, 2}
+
+
+@pytest.mark.parametrize('cls', BLOCKS)
+def test_eval_is_plain_sum(cls):
+    feats = [torch.randn(2, 3, 8, 8) for _ in range(3)]
+    out = cls(num_members=3).eval()(feats)
+    assert torch.equal(out.features, feats[0] + feats[1] + feats[2])
+    assert torch.equal(out.masks, torch.full((2, 3, 1, 1), 1 / 3))
+    assert torch.equal(out.kappa, torch.full((2, 3), 1 / 3))
+
+
+@pytest.mark.parametrize('cls', BLOCKS)
+def test_bf16_autocast(cls):
+    torch.manual_seed(0)
+    l0, l1 = (torch.randn(4, 3, 16, 16).bfloat16() for _ in range(2))
+    mixing = cls().train()
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        out = mixing([l0, l1])
+    assert out.features.dtype == torch.bfloat16
+    assert out.masks.dtype == out.kappa.dtype == torch.float32
+    assert is_binary(out.masks)
+    m = out.masks[:, 0:1].bfloat16()
+    assert torch.equal(out.features, 2 * (m * l0 + (1 - m) * l1))

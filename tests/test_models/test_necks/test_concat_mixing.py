@@ -3,34 +3,7 @@ import torch
 from mmpretrain.registry import MODELS
 
 from mmmixmo.models.necks import ConcatMixing
-
-
-def _record(monkeypatch, mixing):
-    """Keep the requested kappa, the owner and the layout of the batch."""
-    rec = {}
-    real_kappa, real_owner = mixing.sample_kappa, mixing.sample_owner
-    real_layout = mixing.sample_layout
-
-    def sample_kappa(batch_size, device):
-        rec['kappa'] = real_kappa(batch_size, device)
-        return rec['kappa']
-
-    def sample_owner():
-        rec['owner'] = real_owner()
-        return rec['owner']
-
-    def sample_layout():
-        rec['layout'] = real_layout()
-        return rec['layout']
-
-    monkeypatch.setattr(mixing, 'sample_kappa', sample_kappa)
-    monkeypatch.setattr(mixing, 'sample_owner', sample_owner)
-    monkeypatch.setattr(mixing, 'sample_layout', sample_layout)
-    return rec
-
-
-def _is_binary(mask):
-    return bool(((mask == 0) | (mask == 1)).all())
+from tests.utils.mixing import is_binary, record_draws
 
 
 def test_registered():
@@ -95,7 +68,8 @@ def test_features_are_concatenated(monkeypatch):
 def test_effective_kappa_is_exact(monkeypatch):
     torch.manual_seed(0)
     mixing = ConcatMixing(num_members=2).train()
-    rec = _record(monkeypatch, mixing)
+    rec = record_draws(
+        monkeypatch, mixing, ('sample_kappa', 'sample_owner', 'sample_layout'))
     owners, layouts = set(), set()
     for _ in range(40):
         out = mixing([torch.zeros(32, 1, 16, 32)] * 2)
@@ -106,7 +80,7 @@ def test_effective_kappa_is_exact(monkeypatch):
         expected = torch.round(rec['kappa'][:, owner] * length) / length
         assert torch.equal(out.kappa[:, owner], expected)
         assert torch.equal(out.kappa[:, 1 - owner], 1 - expected)
-        assert _is_binary(out.masks[:, owner])
+        assert is_binary(out.masks[:, owner])
         assert torch.equal(out.masks[:, 1 - owner], 1 - out.masks[:, owner])
     assert owners == {0, 1}
     assert layouts == {('width', True), ('width', False), ('height', True),
@@ -119,55 +93,6 @@ def test_fixed_orientation(orientation):
     mixing = ConcatMixing(orientation=orientation)
     layouts = {mixing.sample_layout() for _ in range(30)}
     assert layouts == {(orientation, True), (orientation, False)}
-
-
-def test_three_members(monkeypatch):
-    torch.manual_seed(0)
-    mixing = ConcatMixing(num_members=3).train()
-    rec = _record(monkeypatch, mixing)
-    owners = set()
-    for _ in range(20):
-        feats = [torch.randn(8, 2, 8, 8) for _ in range(3)]
-        out = mixing(feats)
-        owner = rec['owner']
-        owners.add(owner)
-        kappa = rec['kappa']
-        box = out.masks[:, owner]
-        assert _is_binary(box)
-        # 8 full rows or columns of 8 cells: round(8 kappa_A) * 8 cells
-        assert torch.equal(box.sum((1, 2)),
-                           torch.round(kappa[:, owner] * 8) * 8)
-        torch.testing.assert_close(out.masks.sum(1), torch.ones(8, 8, 8))
-        for j in range(3):
-            if j != owner:
-                share = kappa[:, j] / (1 - kappa[:, owner])
-                torch.testing.assert_close(
-                    out.masks[:, j], (1 - box) * share.view(8, 1, 1))
-        torch.testing.assert_close(out.kappa, out.masks.mean((2, 3)))
-        expected = 3 * sum(out.masks[:, i:i + 1] * feats[i] for i in range(3))
-        torch.testing.assert_close(out.features, expected)
-    assert owners == {0, 1, 2}
-
-
-def test_eval_is_plain_sum():
-    feats = [torch.randn(2, 3, 8, 8) for _ in range(3)]
-    out = ConcatMixing(num_members=3).eval()(feats)
-    assert torch.equal(out.features, feats[0] + feats[1] + feats[2])
-    assert torch.equal(out.masks, torch.full((2, 3, 1, 1), 1 / 3))
-    assert torch.equal(out.kappa, torch.full((2, 3), 1 / 3))
-
-
-def test_bf16_autocast():
-    torch.manual_seed(0)
-    l0, l1 = (torch.randn(4, 3, 16, 16).bfloat16() for _ in range(2))
-    mixing = ConcatMixing().train()
-    with torch.autocast('cpu', dtype=torch.bfloat16):
-        out = mixing([l0, l1])
-    assert out.features.dtype == torch.bfloat16
-    assert out.masks.dtype == out.kappa.dtype == torch.float32
-    assert _is_binary(out.masks)
-    m = out.masks[:, 0:1].bfloat16()
-    assert torch.equal(out.features, 2 * (m * l0 + (1 - m) * l1))
 
 
 @pytest.mark.parametrize('bad', ['random', 'W', None, 1])

@@ -6,37 +6,9 @@ from mmpretrain.registry import MODELS
 
 from mmmixmo.models.necks import CowMixMixing
 from mmmixmo.models.necks.cowmix_mixing import gaussian_blur
+from tests.utils.mixing import boundary_fraction, is_binary, record_draws
 
 CPU = torch.device('cpu')
-
-
-def _record(monkeypatch, mixing):
-    """Keep the requested kappa and the owner of the last batch."""
-    rec = {}
-    real_kappa, real_owner = mixing.sample_kappa, mixing.sample_owner
-
-    def sample_kappa(batch_size, device):
-        rec['kappa'] = real_kappa(batch_size, device)
-        return rec['kappa']
-
-    def sample_owner():
-        rec['owner'] = real_owner()
-        return rec['owner']
-
-    monkeypatch.setattr(mixing, 'sample_kappa', sample_kappa)
-    monkeypatch.setattr(mixing, 'sample_owner', sample_owner)
-    return rec
-
-
-def _boundary(masks):
-    """Fraction of 4-neighbour pairs with different values (0.5 if iid)."""
-    rows = (masks[:, 1:] != masks[:, :-1]).float().mean()
-    cols = (masks[:, :, 1:] != masks[:, :, :-1]).float().mean()
-    return ((rows + cols) / 2).item()
-
-
-def _is_binary(mask):
-    return bool(((mask == 0) | (mask == 1)).all())
 
 
 def test_registered():
@@ -58,7 +30,7 @@ def test_exact_area_by_hand():
     area = torch.tensor([0.0, 0.3, 0.5, 0.77, 1.0])
     masks = mixing.owner_masks(area, 32, 32)
     assert masks.shape == (5, 32, 32) and masks.dtype == torch.float32
-    assert _is_binary(masks)
+    assert is_binary(masks)
     # round(307.2) = 307, round(788.48) = 788
     assert masks.sum((1, 2)).tolist() == [0., 307., 512., 788., 1024.]
     # non-square grid: 0.3 * 60 = 18, 0.77 * 60 = 46.2 -> 46
@@ -69,7 +41,7 @@ def test_exact_area_by_hand():
 def test_effective_kappa_is_exact(monkeypatch):
     torch.manual_seed(0)
     mixing = CowMixMixing(num_members=2).train()
-    rec = _record(monkeypatch, mixing)
+    rec = record_draws(monkeypatch, mixing)
     owners = set()
     for _ in range(8):
         out = mixing([torch.zeros(32, 1, 32, 32)] * 2)
@@ -78,7 +50,7 @@ def test_effective_kappa_is_exact(monkeypatch):
         expected = torch.round(rec['kappa'][:, owner] * 1024) / 1024
         assert torch.equal(out.kappa[:, owner], expected)
         assert torch.equal(out.kappa[:, 1 - owner], 1 - expected)
-        assert _is_binary(out.masks[:, owner])
+        assert is_binary(out.masks[:, owner])
         assert torch.equal(out.masks[:, 1 - owner], 1 - out.masks[:, owner])
     assert owners == {0, 1}
 
@@ -120,7 +92,7 @@ def test_smoothness_grows_with_sigma():
 
     def boundary(sigma):
         mixing = CowMixMixing(sigma_range=(sigma, sigma))
-        return _boundary(mixing.owner_masks(area, 32, 32))
+        return boundary_fraction(mixing.owner_masks(area, 32, 32))
 
     # measured about 0.22, 0.06 and 0.03; an iid mask would give 0.5
     rough, mid, smooth = boundary(1.), boundary(4.), boundary(16.)
@@ -129,47 +101,12 @@ def test_smoothness_grows_with_sigma():
     assert smooth < mid
 
 
-def test_three_members(monkeypatch):
-    torch.manual_seed(0)
-    mixing = CowMixMixing(num_members=3).train()
-    rec = _record(monkeypatch, mixing)
-    owners = set()
-    for _ in range(20):
-        feats = [torch.randn(8, 2, 8, 8) for _ in range(3)]
-        out = mixing(feats)
-        owner = rec['owner']
-        owners.add(owner)
-        kappa = rec['kappa']
-        box = out.masks[:, owner]
-        assert _is_binary(box)
-        assert torch.equal(box.sum((1, 2)),
-                           torch.round(kappa[:, owner] * 64))
-        torch.testing.assert_close(out.masks.sum(1), torch.ones(8, 8, 8))
-        for j in range(3):
-            if j != owner:
-                share = kappa[:, j] / (1 - kappa[:, owner])
-                torch.testing.assert_close(
-                    out.masks[:, j], (1 - box) * share.view(8, 1, 1))
-        torch.testing.assert_close(out.kappa, out.masks.mean((2, 3)))
-        expected = 3 * sum(out.masks[:, i:i + 1] * feats[i] for i in range(3))
-        torch.testing.assert_close(out.features, expected)
-    assert owners == {0, 1, 2}
-
-
-def test_eval_is_plain_sum():
-    feats = [torch.randn(2, 3, 8, 8) for _ in range(3)]
-    out = CowMixMixing(num_members=3).eval()(feats)
-    assert torch.equal(out.features, feats[0] + feats[1] + feats[2])
-    assert torch.equal(out.masks, torch.full((2, 3, 1, 1), 1 / 3))
-    assert torch.equal(out.kappa, torch.full((2, 3), 1 / 3))
-
-
 def test_bf16_autocast_keeps_exact_area(monkeypatch):
     """The blur runs in float32 even though conv2d autocasts to bf16."""
     torch.manual_seed(0)
     l0, l1 = (torch.randn(16, 3, 16, 16).bfloat16() for _ in range(2))
     mixing = CowMixMixing().train()
-    rec = _record(monkeypatch, mixing)
+    rec = record_draws(monkeypatch, mixing)
     with torch.autocast('cpu', dtype=torch.bfloat16):
         out = mixing([l0, l1])
     assert out.features.dtype == torch.bfloat16

@@ -3,28 +3,7 @@ import torch
 from mmpretrain.registry import MODELS
 
 from mmmixmo.models.necks import PatchUpMixing
-
-
-def _record(monkeypatch, mixing):
-    """Keep the requested kappa and the owner of the last batch."""
-    rec = {}
-    real_kappa, real_owner = mixing.sample_kappa, mixing.sample_owner
-
-    def sample_kappa(batch_size, device):
-        rec['kappa'] = real_kappa(batch_size, device)
-        return rec['kappa']
-
-    def sample_owner():
-        rec['owner'] = real_owner()
-        return rec['owner']
-
-    monkeypatch.setattr(mixing, 'sample_kappa', sample_kappa)
-    monkeypatch.setattr(mixing, 'sample_owner', sample_owner)
-    return rec
-
-
-def _is_binary(mask):
-    return bool(((mask == 0) | (mask == 1)).all())
+from tests.utils.mixing import record_draws, is_binary
 
 
 def test_registered():
@@ -66,7 +45,7 @@ def test_masks_are_constant_on_patches():
     masks = PatchUpMixing(patch_size=(2, 8)).owner_masks(
         torch.rand(50), 32, 32)
     assert masks.shape == (50, 32, 32) and masks.dtype == torch.float32
-    assert _is_binary(masks)
+    assert is_binary(masks)
     blocks = masks.view(50, 16, 2, 4, 8)
     assert torch.equal(blocks, blocks[:, :, :1, :, :1].expand_as(blocks))
     # kappa 0 and 1 give the empty and the full mask
@@ -92,13 +71,13 @@ def test_area_statistics():
 def test_effective_kappa_in_expectation(monkeypatch):
     torch.manual_seed(0)
     mixing = PatchUpMixing(num_members=2).train()
-    rec = _record(monkeypatch, mixing)
+    rec = record_draws(monkeypatch, mixing)
     requested, effective, owners = [], [], set()
     for _ in range(8):
         out = mixing([torch.zeros(128, 1, 32, 32)] * 2)
         owner = rec['owner']
         owners.add(owner)
-        assert _is_binary(out.masks[:, owner])
+        assert is_binary(out.masks[:, owner])
         assert torch.equal(out.masks[:, 1 - owner], 1 - out.masks[:, owner])
         torch.testing.assert_close(out.kappa, out.masks.mean((2, 3)))
         requested.append(rec['kappa'][:, owner])
@@ -112,52 +91,6 @@ def test_effective_kappa_in_expectation(monkeypatch):
     # no clipping bias (CutMix's owner keeps only about 0.31 of Beta(2, 2)):
     # mean 0.5, standard error 0.007
     assert effective.mean().item() == pytest.approx(0.5, abs=0.03)
-
-
-def test_three_members(monkeypatch):
-    torch.manual_seed(0)
-    mixing = PatchUpMixing(num_members=3, patch_size=2).train()
-    rec = _record(monkeypatch, mixing)
-    owners = set()
-    for _ in range(20):
-        feats = [torch.randn(8, 2, 8, 8) for _ in range(3)]
-        out = mixing(feats)
-        owner = rec['owner']
-        owners.add(owner)
-        kappa = rec['kappa']
-        box = out.masks[:, owner]
-        assert _is_binary(box)
-        torch.testing.assert_close(out.masks.sum(1), torch.ones(8, 8, 8))
-        for j in range(3):
-            if j != owner:
-                share = kappa[:, j] / (1 - kappa[:, owner])
-                torch.testing.assert_close(
-                    out.masks[:, j], (1 - box) * share.view(8, 1, 1))
-        torch.testing.assert_close(out.kappa, out.masks.mean((2, 3)))
-        expected = 3 * sum(out.masks[:, i:i + 1] * feats[i] for i in range(3))
-        torch.testing.assert_close(out.features, expected)
-    assert owners == {0, 1, 2}
-
-
-def test_eval_is_plain_sum():
-    feats = [torch.randn(2, 3, 8, 8) for _ in range(3)]
-    out = PatchUpMixing(num_members=3).eval()(feats)
-    assert torch.equal(out.features, feats[0] + feats[1] + feats[2])
-    assert torch.equal(out.masks, torch.full((2, 3, 1, 1), 1 / 3))
-    assert torch.equal(out.kappa, torch.full((2, 3), 1 / 3))
-
-
-def test_bf16_autocast():
-    torch.manual_seed(0)
-    l0, l1 = (torch.randn(4, 3, 16, 16).bfloat16() for _ in range(2))
-    mixing = PatchUpMixing().train()
-    with torch.autocast('cpu', dtype=torch.bfloat16):
-        out = mixing([l0, l1])
-    assert out.features.dtype == torch.bfloat16
-    assert out.masks.dtype == out.kappa.dtype == torch.float32
-    assert _is_binary(out.masks)
-    m = out.masks[:, 0:1].bfloat16()
-    assert torch.equal(out.features, 2 * (m * l0 + (1 - m) * l1))
 
 
 @pytest.mark.parametrize('bad', [0, -2, 2.5, True, None, (1, 2, 3), (4, 0)])
