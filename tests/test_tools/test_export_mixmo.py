@@ -15,10 +15,10 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import save_checkpoint
 from mmpretrain.registry import MODELS
-from torch import nn
 
 import mmmixmo  # noqa: F401
 from tests.conftest import REPO_ROOT
+from tests.utils.models import randomize_weights
 
 CONFIG = osp.join(REPO_ROOT, 'tests', 'data', 'configs', 'tiny_cifar10.py')
 TOOL = osp.join(REPO_ROOT, 'tools', 'deployment', 'export_mixmo.py')
@@ -51,13 +51,7 @@ def checkpoint(tmp_path_factory):
     torch.manual_seed(0)
     init_default_scope('mmpretrain')
     model = MODELS.build(Config.fromfile(CONFIG).model)
-    model.init_weights()
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                module.running_mean.uniform_(-0.5, 0.5)
-                module.running_var.uniform_(0.5, 2.0)
-                module.bias.uniform_(-0.2, 0.2)
+    randomize_weights(model, linear_std=0.5)
     path = str(tmp_path_factory.mktemp('export') / 'epoch_1.pth')
     save_checkpoint(model.state_dict(), path)
     return dict(path=path, model=model.eval())

@@ -29,6 +29,7 @@ from mmpretrain.registry import DATASETS, MODELS
 
 import mmmixmo  # noqa: F401  (registers the models, patches the loader)
 from tests.conftest import REPO_ROOT
+from tests.utils.models import randomize_weights
 
 TOOLS = osp.join(REPO_ROOT, 'tools')
 TOOL = osp.join(TOOLS, 'analysis_tools', 'merge_ensemble_checkpoints.py')
@@ -61,15 +62,7 @@ def _member(cfg: Config, seed: int):
             copy.deepcopy(cfg.model.member),
             data_preprocessor=cfg.data_preprocessor))
     model.init_weights()
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                module.running_mean.normal_(0, 0.1)
-                module.running_var.uniform_(0.5, 2.0)
-            if isinstance(module, torch.nn.Linear):
-                module.weight.normal_(0, 1)
-                module.bias.normal_(0, 1)
-    return model.eval()
+    return randomize_weights(model, linear_std=1.0)
 
 
 def _runner_like_checkpoint(model, seed: int) -> dict:

@@ -1,6 +1,4 @@
 """Cut-MixMo mixing block (CutMix rectangles on the feature grid)."""
-from typing import Optional
-
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
@@ -33,13 +31,6 @@ class CutMixing(BinaryMaskMixing):
         init_cfg (dict, optional): Initialization config dict.
             Defaults to None.
     """
-
-    def __init__(self,
-                 num_members: int = 2,
-                 alpha: float = 2.0,
-                 init_cfg: Optional[dict] = None) -> None:
-        super().__init__(
-            num_members=num_members, alpha=alpha, init_cfg=init_cfg)
 
     def owner_masks(self, area: Tensor, height: int, width: int) -> Tensor:
         """Draw one clipped CutMix rectangle per sample.

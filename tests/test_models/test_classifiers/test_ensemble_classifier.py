@@ -18,6 +18,7 @@ from mmmixmo.evaluation.metrics import (CalibrationMetric,
                                         EnsembleDiversityMetric)
 from mmmixmo.models.classifiers import EnsembleClassifier
 from tests.conftest import REPO_ROOT
+from tests.utils.models import randomize_weights
 
 NUM_CLASSES = 10
 ENSEMBLE_CONFIGS = sorted(
@@ -49,15 +50,7 @@ def randomize(model, seed):
     """Distinct weights with logits of a few units and non-trivial BN."""
     torch.manual_seed(seed)
     model.init_weights()
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                module.running_mean.normal_(0, 0.1)
-                module.running_var.uniform_(0.5, 2.0)
-            if isinstance(module, torch.nn.Linear):
-                module.weight.normal_(0, 1)
-                module.bias.normal_(0, 1)
-    return model.eval()
+    return randomize_weights(model, linear_std=1.0)
 
 
 def build_member(cfg, seed):

@@ -14,6 +14,7 @@ from mmpretrain.registry import MODELS
 from torch import nn
 
 import mmmixmo  # noqa: F401
+from tests.utils.models import randomize_weights
 from mmmixmo.models.utils import FoldedMixMo, fold_mixmo
 
 NUM_CLASSES = 10
@@ -54,17 +55,8 @@ def build_mixmo(num_members, seed=0, **preprocessor):
             data_preprocessor=dict(
                 type='MixMoDataPreprocessor', **preprocessor)))
     model.init_weights()
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                module.running_mean.uniform_(-0.5, 0.5)
-                module.running_var.uniform_(0.5, 2.0)
-                module.weight.uniform_(0.5, 1.5)
-                module.bias.uniform_(-0.2, 0.2)
-        # logits of std ~2.5: softmax neither uniform nor saturated
-        model.head.fc.weight.normal_(0, 0.1)
-        model.head.fc.bias.normal_(0, 0.1)
-    return model.eval()
+    # logits of std ~2.5: softmax neither uniform nor saturated
+    return randomize_weights(model, linear_std=0.1)
 
 
 def build_vanilla():
