@@ -1,8 +1,11 @@
 """Fixtures shared by the whole test suite."""
 import os.path as osp
+import random
 from collections import OrderedDict
 
+import numpy as np
 import pytest
+import torch
 from mmengine.registry import DefaultScope
 
 from tests.utils.fake_cifar import make_fake_cifar10
@@ -43,3 +46,17 @@ def isolate_default_scope():
     before = OrderedDict(DefaultScope._instance_dict)
     yield
     DefaultScope._instance_dict = before
+
+
+@pytest.fixture(autouse=True)
+def seed_everything():
+    """Start every test from the same random state (torch, numpy, random).
+
+    The statistical tests (mask areas, kappa moments, init std) then see
+    the same draws whatever ran before them, so a pass is reproducible and
+    no test depends on the order of the suite.
+    """
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
+    yield

@@ -34,7 +34,8 @@ from mmengine.evaluator import DumpResults  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from mmmixmo.utils import setup_cpu_distributed  # noqa: E402
+from mmmixmo.utils import (setup_cpu_distributed,  # noqa: E402
+                           teardown_distributed)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -193,6 +194,9 @@ def main(argv: Optional[List[str]] = None) -> dict:
     metrics = runner.test()
     if args.out is not None and args.out_item == 'metrics':
         mmengine.dump(metrics, args.out)
+    # Free the DDP model first: its reducer holds the process group.
+    del runner
+    teardown_distributed()
     return metrics
 
 

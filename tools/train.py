@@ -11,7 +11,8 @@ Same command line as mmpretrain's ``tools/train.py``::
 It imports :mod:`mmmixmo` (registering its components and applying its
 compatibility fixes) whether or not the package is pip-installed, from any
 working directory, and sets up distributed runs on machines without a GPU
-(:func:`mmmixmo.utils.setup_cpu_distributed`).
+(:func:`mmmixmo.utils.setup_cpu_distributed`) and ends them cleanly
+(:func:`mmmixmo.utils.teardown_distributed`).
 """
 import argparse
 import importlib.util
@@ -31,7 +32,8 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from mmmixmo.utils import setup_cpu_distributed  # noqa: E402
+from mmmixmo.utils import (setup_cpu_distributed,  # noqa: E402
+                           teardown_distributed)
 
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
@@ -164,6 +166,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     else:
         runner = Runner.from_cfg(cfg)
     runner.train()
+    # Free the DDP model first: its reducer holds the process group.
+    del runner
+    teardown_distributed()
 
 
 if __name__ == '__main__':

@@ -16,8 +16,16 @@ group itself (gloo) and selects :class:`CPUDistributedDataParallel`, which
 drops ``device_ids`` for CPU modules. Both happen only when the run is
 distributed and mmengine's device is the CPU (no CUDA or other accelerator),
 so GPU runs are untouched, and no config change is needed.
+
+:func:`teardown_distributed`, called by both tools after a successful run,
+waits for all ranks and destroys the default process group. Without it a gloo
+rank that reaches interpreter exit while its peer is still finishing (saving
+the last checkpoint, say) may abort in gloo's C++ teardown ("terminate called
+without an active exception", SIGABRT), and torchrun then reports the whole
+run as failed although training completed.
 """
 import datetime
+import gc
 import os
 from typing import Optional
 
@@ -146,6 +154,31 @@ def setup_cpu_distributed(cfg: Config) -> bool:
     return True
 
 
+def teardown_distributed() -> bool:
+    """End a distributed run cleanly: barrier, then destroy the process group.
+
+    Call it once the runner has finished and the caller has dropped its
+    references to the runner (not after an exception: a barrier would then
+    wait for ranks that may never arrive). It does nothing when no
+    default process group exists, so single-process runs may call it too.
+    Useful with every backend (torch also warns about undestroyed NCCL
+    groups); needed with gloo on the CPU, see the module docstring.
+
+    Returns:
+        bool: True if a process group was destroyed, else False.
+    """
+    if not (torch_dist.is_available() and torch_dist.is_initialized()):
+        return False
+    # Objects the caller dropped but that sit in reference cycles (a runner
+    # and its DDP model, whose reducer holds the group) are freed now, so the
+    # group's threads are joined here and not during interpreter shutdown.
+    gc.collect()
+    torch_dist.barrier()
+    torch_dist.destroy_process_group()
+    return True
+
+
 __all__ = [
-    'CPUDistributedDataParallel', 'CPU_DDP_TYPE', 'setup_cpu_distributed'
+    'CPUDistributedDataParallel', 'CPU_DDP_TYPE', 'setup_cpu_distributed',
+    'teardown_distributed'
 ]

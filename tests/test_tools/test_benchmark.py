@@ -48,14 +48,19 @@ def test_report_tiny_wrn(benchmark, capsys):
                                         ['train', 'mixmo'],
                                         ['inference', 'vanilla'],
                                         ['inference', 'mixmo']]
-    for row in rows:
+    for row, values in zip(rows, result['rows']):
         images_per_s, ms, ratio, peak = map(float,
                                             (row[2], row[3], row[4], row[6]))
         assert images_per_s > 0 and ms > 0 and ratio > 0 and peak > 0
         low, high = map(float, row[5].split('-'))
         assert 0 < low <= ratio <= high
+        # The cells are the measured values, rounded for printing.
+        assert row[2] == f'{values["images_per_s"]:.2f}'
+        assert row[3] == f'{values["ms_per_iter"]:.2f}'
         # img/s and ms/iter describe the same median time of 4 images
-        assert images_per_s == pytest.approx(4000 / ms, rel=0.02)
+        # (compared unrounded: a 1.7 ms cell is only good to 3%).
+        assert values['images_per_s'] == pytest.approx(
+            4000 / values['ms_per_iter'], rel=1e-9)
     assert rows[0][4] == rows[2][4] == '1.000'  # vanilla is the reference
 
     # One repeat: the ratio is the one paired measurement.

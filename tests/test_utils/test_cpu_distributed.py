@@ -10,7 +10,8 @@ from mmengine.registry import MODEL_WRAPPERS
 from torch import nn
 
 from mmmixmo.utils import (CPU_DDP_TYPE, CPUDistributedDataParallel,
-                           cpu_distributed, setup_cpu_distributed)
+                           cpu_distributed, setup_cpu_distributed,
+                           teardown_distributed)
 
 
 def _free_port() -> int:
@@ -89,6 +90,20 @@ def test_cpu_run_gets_gloo_and_cpu_ddp(torchrun_env):
     # mmengine's own wrapper refuses the CPU module with device_ids.
     with pytest.raises(ValueError, match='device_ids'):
         MMDistributedDataParallel(module=nn.Linear(4, 3), device_ids=[0])
+
+
+def test_teardown_waits_for_all_ranks_then_destroys(torchrun_env,
+                                                    monkeypatch):
+    assert teardown_distributed() is False  # no group: nothing to do
+    torch_dist.init_process_group(backend='gloo', rank=0, world_size=1)
+    calls = []
+    barrier = torch_dist.barrier
+    monkeypatch.setattr(cpu_distributed.torch_dist, 'barrier',
+                        lambda: calls.append('barrier') or barrier())
+    assert teardown_distributed() is True
+    assert calls == ['barrier']
+    assert not torch_dist.is_initialized()
+    assert teardown_distributed() is False
 
 
 def test_timeout_and_backend_passed_to_torch(torchrun_env, monkeypatch):

@@ -647,7 +647,7 @@ def run(args: argparse.Namespace,
             'phase': row['phase'],
             'model': row['model'],
             'img/s (median)': f'{row["images_per_s"]:.2f}',
-            'ms/iter (median)': f'{row["ms_per_iter"]:.1f}',
+            'ms/iter (median)': f'{row["ms_per_iter"]:.2f}',
             'time ratio MixMo/vanilla': f'{row["ratio"]:.3f}',
             'ratio min-max':
             f'{row["ratio_min"]:.3f}-{row["ratio_max"]:.3f}',
