@@ -207,8 +207,9 @@ def test_missing_and_malformed_files(root, tmp_path):
         with pytest.raises(ValueError, match=f'{name}.npy must be a uint8'):
             CIFARC(str(bad), corruptions=[name])
 
-    for labels in (np.zeros(5 * N + 1, np.uint8), np.zeros(
-        (5, N), np.uint8), np.zeros(5 * N, np.float32)):
+    bad_labels = (np.zeros(5 * N + 1, np.uint8), np.zeros(
+        (5, N), np.uint8), np.zeros(5 * N, np.float32))
+    for labels in bad_labels:
         np.save(bad / 'labels.npy', labels)
         with pytest.raises(ValueError, match='labels.npy must be a 1-D'):
             CIFARC(str(bad), corruptions=['fog'])

@@ -186,4 +186,3 @@ def test_missing_sklearn_is_explained(monkeypatch):
     assert dataset.CLASSES == tuple('0123456789')
     with pytest.raises(ImportError, match='pip install scikit-learn'):
         dataset.full_init()
-

@@ -3,6 +3,7 @@ import importlib.util
 import os.path as osp
 
 import pytest
+import torch
 from mmengine.config import Config
 
 from tests.conftest import REPO_ROOT
@@ -45,9 +46,9 @@ def test_report_tiny_wrn(benchmark, capsys):
         'phase', 'model', 'img/s (median)', 'ms/iter (median)',
         'time ratio MixMo/vanilla', 'ratio min-max', 'peak mem (MiB)')
     assert [row[:2] for row in rows] == [['train', 'vanilla'],
-                                        ['train', 'mixmo'],
-                                        ['inference', 'vanilla'],
-                                        ['inference', 'mixmo']]
+                                         ['train', 'mixmo'],
+                                         ['inference', 'vanilla'],
+                                         ['inference', 'mixmo']]
     for row, values in zip(rows, result['rows']):
         images_per_s, ms, ratio, peak = map(float,
                                             (row[2], row[3], row[4], row[6]))
@@ -83,7 +84,6 @@ def test_report_tiny_wrn(benchmark, capsys):
     assert lines[0] == result['hardware']
     assert lines[0].startswith('Hardware: CPU ')
     assert 'logical cores' in lines[0] and 'intra-op threads' in lines[0]
-    import torch
     assert f'torch {torch.__version__}' in lines[0]
     assert 'Batch: 4 slots of 3x32x32 (MixMo: M=2' in out
     assert '> 1 means MixMo is slower' in out
@@ -117,8 +117,8 @@ def test_input_size_and_errors(benchmark):
     tiny_imagenet = osp.join(
         REPO_ROOT, 'configs', 'mixmo',
         'cut-mixmo_preact-resnet18-w1_1xb100-b4_tiny-imagenet.py')
-    assert benchmark.infer_img_size(Config.fromfile(tiny_imagenet)) == (64,
-                                                                         64)
+    assert benchmark.infer_img_size(
+        Config.fromfile(tiny_imagenet)) == (64, 64)
     with pytest.raises(ValueError, match='pass --img-size'):
         benchmark.infer_img_size(Config(dict(train_dataloader=dict())))
     vanilla = osp.join(REPO_ROOT, 'configs', 'baselines',
@@ -128,3 +128,24 @@ def test_input_size_and_errors(benchmark):
     with pytest.raises(SystemExit):
         benchmark.parse_args([CONFIG, '--repeats', '0'])
 
+
+def test_amp_on_cpu_runs_under_bfloat16_autocast(benchmark, capsys,
+                                                 monkeypatch):
+    dtypes = []
+    forward = benchmark.MixMoClassifier.forward
+
+    def recording_forward(self, *args, **kwargs):
+        dtypes.append(torch.get_autocast_dtype('cpu')
+                      if torch.is_autocast_enabled('cpu') else None)
+        return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(benchmark.MixMoClassifier, 'forward',
+                        recording_forward)
+    result = benchmark.main([
+        CONFIG, '--batch-size', '2', '--repeats', '1', '--warmup', '0',
+        '--device', 'cpu', '--amp', *TINY
+    ])
+    assert 'amp bfloat16' in capsys.readouterr().out
+    assert len(result['rows']) == 4
+    # MixMo's train and inference steps both ran under bfloat16 autocast.
+    assert dtypes and set(dtypes) == {torch.bfloat16}

@@ -229,7 +229,7 @@ def test_test_prints_metrics_of_the_checkpoint(trained, tmp_path,
 
 
 def test_test_with_tta_scores_the_merged_prediction(trained, tmp_path,
-                                                   fake_cifar10_root):
+                                                    fake_cifar10_root):
     ckpt = osp.join(trained['work_dir'], 'epoch_2.pth')
     preds_file = str(tmp_path / 'preds.pkl')
     output = _run([

@@ -68,6 +68,7 @@ this checkout.
 """
 import argparse
 import copy
+import functools
 import importlib.util
 import logging
 import math
@@ -401,13 +402,13 @@ class Step:
         self.infer_mode = infer_mode
         self.device = next(model.parameters()).device
         self.optim_wrapper = None
-        autocast = nullcontext
+        autocast: Callable = nullcontext
         if amp and self.device.type == 'cpu':
-            def autocast():
-                return torch.autocast('cpu', dtype=torch.bfloat16)
+            autocast = functools.partial(
+                torch.autocast, 'cpu', dtype=torch.bfloat16)
         elif amp and phase == 'inference':
-            def autocast():
-                return torch.autocast(self.device.type, dtype=torch.float16)
+            autocast = functools.partial(
+                torch.autocast, self.device.type, dtype=torch.float16)
         self.autocast = autocast
         if phase == 'train':
             optim_cfg = copy.deepcopy(optim_cfg)

@@ -45,6 +45,13 @@ otherwise the script exits with an error. The maximum absolute difference
 and the parameter counts of the MixMo model, the exported model and the
 vanilla network are printed.
 
+Timing: the reloaded exported model and the vanilla network (with the
+softmax, on the same batch; the vanilla network takes normalised images) are
+run ``--time-repeats`` times each, interleaved, and the fastest forward of
+each is printed with their ratio. It is a figure, not a check: timings on a
+shared machine are noisy, and the equal cost is what the parameter check and
+the identical layers already establish.
+
 Like ``tools/train.py`` it imports :mod:`mmmixmo` from an install or from
 this checkout.
 """
@@ -54,8 +61,9 @@ import importlib.util
 import logging
 import os.path as osp
 import sys
+import time
 import warnings
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if importlib.util.find_spec('mmmixmo') is None:
@@ -125,6 +133,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--seed', type=int, default=0, help='seed of the check batch')
     parser.add_argument(
+        '--time-repeats',
+        type=int,
+        default=10,
+        help='time the forward of the exported model and of the vanilla '
+        'network this many times each, interleaved (0: do not time)')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
@@ -132,6 +146,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.img_size is not None and len(args.img_size) not in (1, 2):
         parser.error('--img-size takes S or H W')
+    if args.time_repeats < 0:
+        parser.error('--time-repeats must be >= 0')
     if args.batch_size < 1:
         parser.error('--batch-size must be >= 1')
     if args.out is None:
@@ -234,8 +250,9 @@ def mixmo_scores(model: MixMoClassifier, raw: torch.Tensor) -> torch.Tensor:
     return torch.stack([sample.pred_score for sample in samples])
 
 
-def vanilla_num_params(cfg: Config) -> int:
-    """Parameter count of the vanilla network of a MixMo config."""
+def build_vanilla(cfg: Config) -> nn.Module:
+    """The vanilla network of a MixMo config, in eval mode (random weights:
+    it is only counted and timed)."""
     benchmark = _load_benchmark()
     logger = MMLogger.get_current_instance()
     level = logger.level
@@ -244,7 +261,38 @@ def vanilla_num_params(cfg: Config) -> int:
         vanilla = MODELS.build(benchmark.vanilla_model_cfg(cfg.model))
     finally:
         logger.setLevel(level)
-    return num_params(vanilla)
+    return vanilla.eval()
+
+
+def time_forward(runs: Dict[str, Callable[[], object]],
+                 repeats: int) -> Dict[str, float]:
+    """Fastest wall time of each run, in seconds.
+
+    Every run is called once to warm up (TorchScript optimises on its first
+    calls), then ``repeats`` times, interleaved with the others in
+    alternating order so that a drift of the machine hits all alike. The
+    minimum is reported: it is what the hardware can do, where the median
+    moves with other jobs on a shared machine.
+
+    Args:
+        runs (dict[str, Callable]): Name -> zero-argument callable.
+        repeats (int): Timed calls per run, >= 1.
+
+    Returns:
+        dict[str, float]: Name -> fastest time in seconds.
+    """
+    times = {name: [] for name in runs}
+    names = list(runs)
+    with torch.no_grad():
+        for run in runs.values():
+            run()
+            run()
+        for i in range(repeats):
+            for name in (names if i % 2 == 0 else names[::-1]):
+                start = time.perf_counter()
+                runs[name]()
+                times[name].append(time.perf_counter() - start)
+    return {name: min(values) for name, values in times.items()}
 
 
 def _img_size(cfg: Config, img_size: Optional[List[int]]) -> Tuple[int, int]:
@@ -287,7 +335,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
 
     Returns:
         dict: ``out``, ``format``, ``max_abs_diff``, ``params_mixmo``,
-        ``params_exported`` and ``params_vanilla``.
+        ``params_exported`` and ``params_vanilla``; with
+        ``--time-repeats`` > 0 also ``ms_exported`` and ``ms_vanilla``.
     """
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
@@ -311,6 +360,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
     export_model(folded, example, args.format, args.out)
 
     exported = load_exported(args.out, args.format)
+    vanilla = build_vanilla(cfg)
     result = dict(
         out=args.out,
         format=args.format,
@@ -318,13 +368,30 @@ def main(argv: Optional[List[str]] = None) -> dict:
                            args.logits),
         params_mixmo=num_params(model),
         params_exported=num_params(exported),
-        params_vanilla=vanilla_num_params(cfg))
+        params_vanilla=num_params(vanilla))
+    if args.time_repeats:
+        normalised = model.data_preprocessor(dict(inputs=raw))['inputs']
+        fastest = time_forward(
+            dict(
+                exported=lambda: exported(example),
+                vanilla=lambda: torch.softmax(
+                    vanilla(normalised, mode='tensor'), dim=1)),
+            args.time_repeats)
+        result.update(
+            ms_exported=1e3 * fastest['exported'],
+            ms_vanilla=1e3 * fastest['vanilla'])
     print(f'exported {args.format} model to {args.out}')
     print(f'max abs diff to the MixMo model: {result["max_abs_diff"]:.3g} '
           f'(batch {args.batch_size}, {height}x{width}, atol {args.atol:g})')
     print(f'parameters: MixMo {result["params_mixmo"]:,}, exported '
           f'{result["params_exported"]:,}, vanilla '
           f'{result["params_vanilla"]:,}')
+    if args.time_repeats:
+        print(f'forward, fastest of {args.time_repeats} (batch '
+              f'{args.batch_size}, {torch.get_num_threads()} threads): '
+              f'exported {result["ms_exported"]:.2f} ms, vanilla '
+              f'{result["ms_vanilla"]:.2f} ms, ratio '
+              f'{result["ms_exported"] / result["ms_vanilla"]:.3f}')
     if not result['max_abs_diff'] <= args.atol:
         raise RuntimeError(
             f'the exported model differs from the MixMo model by '

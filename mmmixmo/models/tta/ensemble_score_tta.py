@@ -13,13 +13,14 @@ class EnsembleScoreTTA(AverageClsScoreTTA):
 
     mmpretrain's ``AverageClsScoreTTA`` averages ``pred_score`` over the
     views and keeps every other field of the first view, ``pred_label``
-    included. This merger sets ``pred_label`` from the merged score. For MixMo models
-    (and :class:`~mmmixmo.models.classifiers.EnsembleClassifier`) that would
-    leave ``head_logits`` / ``ensemble_logits`` of one view, which
-    ``CalibrationMetric`` and ``EnsembleDiversityMetric`` read, so the
-    metrics would score the first view instead of the TTA prediction. This
-    merger also averages each head's probabilities over the views and stores
-    their log as that head's ``head_logits``, and stores
+    included; this merger sets ``pred_label`` from the merged score. For
+    MixMo models (and :class:`~mmmixmo.models.classifiers.EnsembleClassifier`)
+    the upstream merger would also keep ``head_logits`` / ``ensemble_logits``
+    of one view, which ``CalibrationMetric`` and ``EnsembleDiversityMetric``
+    read, so the metrics would score the first view instead of the TTA
+    prediction. This merger therefore averages each head's probabilities
+    over the views and stores their log as that head's ``head_logits``, and
+    stores
     ``ensemble_logits = log(pred_score)`` (whose softmax is the merged
     ``pred_score``). For single-head models only ``ensemble_logits`` is
     added. ``tools/test.py --tta`` uses it unless the config sets
@@ -38,8 +39,8 @@ class EnsembleScoreTTA(AverageClsScoreTTA):
 
         Returns:
             DataSample: ``pred_score`` averaged over the views, its
-            ``pred_label``, ``ensemble_logits`` ``(K, )`` and, if the views carry
-            ``head_logits`` ``(M, K)``, their per-head average in
+            ``pred_label``, ``ensemble_logits`` ``(K, )`` and, if the views
+            carry ``head_logits`` ``(M, K)``, their per-head average in
             probability space as log-probabilities.
         """
         merged = super()._merge_single_sample(data_samples)

@@ -108,7 +108,8 @@ def test_folded_equals_unfolded():
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         folded = model(x, mode='tensor')
-        unfolded = model(x.unsqueeze(1).expand(-1, 3, -1, -1, -1), mode='tensor')
+        unfolded = model(
+            x.unsqueeze(1).expand(-1, 3, -1, -1, -1), mode='tensor')
     assert torch.allclose(folded, unfolded, atol=1e-5)
 
 
@@ -139,7 +140,8 @@ def test_other_errors_name_keys():
         MODELS.build(cfg)
     cfg = tiny_cfg()
     cfg['data_preprocessor']['num_classes'] = 100
-    with pytest.raises(ValueError, match='model.data_preprocessor.num_classes'):
+    with pytest.raises(
+            ValueError, match='model.data_preprocessor.num_classes'):
         MODELS.build(cfg)
     cfg = tiny_cfg()
     cfg['data_preprocessor'] = dict(type='ClsDataPreprocessor')
