@@ -18,6 +18,7 @@ import importlib.util
 import os
 import os.path as osp
 import sys
+import warnings
 from copy import deepcopy
 from typing import List, Optional
 
@@ -126,10 +127,21 @@ def _enable_tta(cfg: Config) -> None:
     :class:`~mmmixmo.models.tta.EnsembleScoreTTA` (mmpretrain's
     ``AverageClsScoreTTA``, also merging the heads' fields) over the test
     pipeline run with and without a horizontal flip before its last
-    transform (``PackInputs``).
+    transform (``PackInputs``). A config whose ``tta_model`` is mmpretrain's
+    ``AverageClsScoreTTA`` is kept, with a warning: that merger keeps the
+    first view's ``pred_label``, ``head_logits`` and ``ensemble_logits``.
     """
     if 'tta_model' not in cfg:
         cfg.tta_model = dict(type='mmpretrain.EnsembleScoreTTA')
+    elif str(cfg.tta_model.get('type')).split('.')[-1] == \
+            'AverageClsScoreTTA':
+        warnings.warn(
+            f'tta_model.type={cfg.tta_model.type!r} averages pred_score '
+            f'only and keeps the first view\'s pred_label, head_logits and '
+            f'ensemble_logits, so the calibration and diversity metrics '
+            f'score that view, not the merged prediction; set '
+            f'tta_model.type=\'EnsembleScoreTTA\' (the default of --tta) to '
+            f'merge them all')
     if 'tta_pipeline' not in cfg:
         pipeline = deepcopy(cfg.test_dataloader.dataset.pipeline)
         pack = pipeline.pop()
@@ -165,10 +177,12 @@ def build_config(args: argparse.Namespace) -> Config:
         cfg.test_cfg.fp16 = True
     if args.show or args.show_dir is not None:
         _enable_visualization(cfg, args)
-    if args.tta:
-        _enable_tta(cfg)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    # After --cfg-options (as upstream): `model.*` options reach the wrapped
+    # classifier and `tta_model` / `tta_pipeline` options take effect.
+    if args.tta:
+        _enable_tta(cfg)
     # After --cfg-options, so that these fill only what neither sets.
     loader = cfg.get('test_dataloader', None)
     if loader is not None:

@@ -126,6 +126,9 @@ def build_config(args: argparse.Namespace) -> Config:
         Config: The config to build the runner from.
     """
     cfg = Config.fromfile(args.config)
+    # First, as upstream: the flags below see (and override) the options.
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
     cfg.launcher = args.launcher
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
@@ -149,8 +152,6 @@ def build_config(args: argparse.Namespace) -> Config:
                 '--auto-scale-lr needs auto_scale_lr.base_batch_size in the '
                 'config')
         cfg.auto_scale_lr.enable = True
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
     # After --cfg-options, so that they fill only what neither sets.
     _set_dataloader_defaults(cfg, args)
     return cfg

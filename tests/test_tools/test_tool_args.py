@@ -4,6 +4,7 @@ import os
 import os.path as osp
 import subprocess
 import sys
+import warnings
 
 import pytest
 import torch
@@ -107,6 +108,20 @@ def test_train_auto_scale_lr_needs_base_batch_size(train_tool, tmp_path):
     with pytest.raises(ValueError, match='auto_scale_lr.base_batch_size'):
         train_tool.build_config(
             train_tool.parse_args([config, '--auto-scale-lr']))
+    # --cfg-options are merged first (as upstream), so they can supply it,
+    # and the flags still win over them.
+    config = _derived_config(tmp_path, 'auto_scale_lr = dict(_delete_=True)')
+    with pytest.raises(ValueError, match='auto_scale_lr.base_batch_size'):
+        train_tool.build_config(
+            train_tool.parse_args([config, '--auto-scale-lr']))
+    cfg = train_tool.build_config(
+        train_tool.parse_args([
+            config, '--auto-scale-lr', '--work-dir',
+            str(tmp_path), '--cfg-options',
+            'auto_scale_lr.base_batch_size=32', 'work_dir=elsewhere'
+        ]))
+    assert cfg.auto_scale_lr == dict(base_batch_size=32, enable=True)
+    assert cfg.work_dir == str(tmp_path)
 
 
 def _test_cfg(test_tool, *argv):
@@ -158,6 +173,25 @@ def test_test_tta_wraps_model_and_pipeline(test_tool):
     assert [flip['prob'] for flip in flips] == [1., 0.]
     assert pack == [plain.test_dataloader.dataset.pipeline[-1]]
     assert pipeline[:-1] == plain.test_dataloader.dataset.pipeline[:-1]
+    # --cfg-options apply before the wrapping, to the classifier itself
+    cfg = _test_cfg(test_tool, '--tta', '--cfg-options',
+                    'model.head.num_classes=7')
+    assert cfg.model.module.head.num_classes == 7
+
+
+@pytest.mark.parametrize(
+    'tta_type', ['AverageClsScoreTTA', 'mmpretrain.AverageClsScoreTTA'])
+def test_test_tta_warns_about_upstream_merger(test_tool, tta_type):
+    argv = [CONFIG, 'ckpt.pth', '--tta', '--cfg-options',
+            f'tta_model.type={tta_type}']
+    with pytest.warns(UserWarning, match=r"set tta_model.type='Ensemble"):
+        cfg = test_tool.build_config(test_tool.parse_args(argv))
+    assert cfg.model.type == tta_type  # kept: the user asked for it
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        _test_cfg(test_tool, '--tta', '--cfg-options',
+                  'tta_model.type=EnsembleScoreTTA')
+    assert not [w for w in caught if 'tta_model.type' in str(w.message)]
 
 
 def test_tools_import_the_checkout_when_not_installed(tmp_path):
