@@ -166,6 +166,10 @@ def build_config(args: argparse.Namespace) -> Config:
         Config: The config to build the runner from.
     """
     cfg = Config.fromfile(args.config)
+    # First, as upstream: the flags below see (and override) the options;
+    # `model.*` options reach the classifier that --tta wraps.
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
     cfg.launcher = args.launcher
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
@@ -177,10 +181,6 @@ def build_config(args: argparse.Namespace) -> Config:
         cfg.test_cfg.fp16 = True
     if args.show or args.show_dir is not None:
         _enable_visualization(cfg, args)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    # After --cfg-options (as upstream): `model.*` options reach the wrapped
-    # classifier and `tta_model` / `tta_pipeline` options take effect.
     if args.tta:
         _enable_tta(cfg)
     # After --cfg-options, so that these fill only what neither sets.

@@ -173,10 +173,13 @@ def test_test_tta_wraps_model_and_pipeline(test_tool):
     assert [flip['prob'] for flip in flips] == [1., 0.]
     assert pack == [plain.test_dataloader.dataset.pipeline[-1]]
     assert pipeline[:-1] == plain.test_dataloader.dataset.pipeline[:-1]
-    # --cfg-options apply before the wrapping, to the classifier itself
-    cfg = _test_cfg(test_tool, '--tta', '--cfg-options',
-                    'model.head.num_classes=7')
+    # --cfg-options apply first: to the classifier itself, and the flags
+    # win over them
+    cfg = _test_cfg(test_tool, '--tta', '--work-dir', 'here', '--cfg-options',
+                    'model.head.num_classes=7', 'work_dir=elsewhere',
+                    'load_from=other.pth')
     assert cfg.model.module.head.num_classes == 7
+    assert cfg.work_dir == 'here' and cfg.load_from == 'ckpt.pth'
 
 
 @pytest.mark.parametrize(
