@@ -268,7 +268,7 @@ def time_forward(runs: Dict[str, Callable[[], object]],
                  repeats: int) -> Dict[str, float]:
     """Fastest wall time of each run, in seconds.
 
-    Every run is called once to warm up (TorchScript optimises on its first
+    Every run is called twice to warm up (TorchScript optimises on its first
     calls), then ``repeats`` times, interleaved with the others in
     alternating order so that a drift of the machine hits all alike. The
     minimum is reported: it is what the hardware can do, where the median
