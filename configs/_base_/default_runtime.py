@@ -4,3 +4,11 @@
 _base_ = ['mmpretrain::_base_/default_runtime.py']
 
 custom_imports = dict(imports=['mmmixmo'], allow_failed_imports=False)
+
+# A different seed on every rank (rank 0's seed + rank). MixMo draws its
+# member pairing, per-sample kappa, CutMix boxes and pixel-mix partners in
+# the training step on each rank; with one seed for all ranks (mmengine's
+# default) slot j would get the same draws on every GPU, i.e. only
+# B / num_gpus independent draws per global batch. The samplers are not
+# affected: they shard with a seed broadcast from rank 0.
+randomness = dict(diff_rank_seed=True)

@@ -4,6 +4,8 @@
 # (3128 iterations per epoch); lr = 0.05 / b = 0.0125. For N GPUs keep the
 # global batch with `train_dataloader.batch_size=64//N`, or pass
 # --auto-scale-lr to scale lr with the larger global batch (base 64).
+# Members are paired within each GPU's batch: keep >= 32 slots per GPU
+# (README, "Batch repetition and the global batch").
 _base_ = ['./linear-mixmo_wrn28-10_1xb64-b4_cifar10.py']
 
 # Pixel-level CutMix on each member input before MixMo (probability 0.5,

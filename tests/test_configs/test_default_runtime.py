@@ -1,7 +1,9 @@
 """Our configs inherit mmpretrain's shipped configs through `mmpretrain::`."""
 import os.path as osp
 
+import torch
 from mmengine.config import Config
+from mmengine.runner import utils as runner_utils
 
 
 def test_default_runtime_inherits_mmpretrain(repo_root):
@@ -19,6 +21,23 @@ def test_default_runtime_inherits_mmpretrain(repo_root):
     # ... plus ours.
     assert cfg.custom_imports == dict(
         imports=['mmmixmo'], allow_failed_imports=False)
+    assert cfg.randomness == dict(
+        seed=None, deterministic=False, diff_rank_seed=True)
+
+
+def test_every_rank_draws_its_own_mixing_randomness(repo_root, monkeypatch):
+    """What the runner does with ``randomness`` on ranks 0 and 1: the same
+    base seed (broadcast in a real run) gives each rank its own stream."""
+    cfg = Config.fromfile(
+        osp.join(repo_root, 'tests', 'data', 'configs', 'tiny_cifar10.py'))
+    assert cfg.randomness.seed == 0 and cfg.randomness.diff_rank_seed
+    draws = []
+    for rank in (0, 1, 0):
+        monkeypatch.setattr(runner_utils, 'get_rank', lambda: rank)
+        runner_utils.set_random_seed(**cfg.randomness)
+        draws.append(torch.rand(4))
+    assert not torch.equal(draws[0], draws[1])
+    assert torch.equal(draws[0], draws[2])  # reproducible per rank
 
 
 def test_tiny_test_config_merges_mmpretrain_bases(repo_root):

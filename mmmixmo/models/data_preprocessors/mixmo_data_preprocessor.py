@@ -1,5 +1,5 @@
 """Data pre-processor that builds the M member inputs of MixMo."""
-from numbers import Number
+from numbers import Integral, Number
 from typing import List, Optional, Sequence, Tuple
 
 import torch
@@ -40,14 +40,19 @@ class MixMoDataPreprocessor(ClsDataPreprocessor):
       ``1 - lambda`` (drawn by
       :func:`mmmixmo.models.utils.cutmix_box_masks`, so the real area is the
       mask mean), ``Mixup`` blends ``lambda * own + (1 - lambda) * partner``.
-      The authors draw the partner from the whole training set (in their
-      dataset wrapper); here it is drawn from the current batch through an
-      independent random permutation per member, which is a uniform sample of
-      the training set. Pixel mixing is applied after input repetition, per
-      member, as in the authors' code where every member input goes through
-      its own mixed-sample augmentation. Mixing is done on normalised images;
-      since normalisation is affine per channel and the weights sum to 1, this
-      equals mixing the raw images.
+      The authors draw the partner uniformly from the whole training set (in
+      their dataset wrapper); here it is drawn uniformly, independently for
+      every member input, from the slots of the current batch that hold
+      another image than the member's own. "Another image" means another
+      ``sample_idx`` (set by mmengine datasets and kept by ``PackInputs``),
+      so with batch repetition the copies of the own image are excluded
+      (otherwise a partner would be the own image with probability b / B);
+      without ``sample_idx`` every slot counts as its own image. If no slot
+      holds another image, the partner is any slot. Pixel mixing is applied
+      after input repetition, per member, as in the authors' code where every
+      member input goes through its own mixed-sample augmentation. Mixing is
+      done on normalised images; since normalisation is affine per channel and
+      the weights sum to 1, this equals mixing the raw images.
 
     The label targets (own share visible after the feature mask, floored at
     one half) are computed by the head from the fields set here.
@@ -197,7 +202,8 @@ class MixMoDataPreprocessor(ClsDataPreprocessor):
         member_inputs = inputs[image_idx]  # (M, B, C, H, W)
         member_labels = labels[image_idx]  # (M, B)
         member_inputs, mix_labels, pixel_masks = self._pixel_mix(
-            inputs, labels, member_inputs, member_labels)
+            inputs, labels, member_inputs, member_labels,
+            self._image_ids(data_samples), pairing)
 
         out_inputs = member_inputs.transpose(0, 1).contiguous()
         member_labels = member_labels.t().contiguous()
@@ -251,6 +257,23 @@ class MixMoDataPreprocessor(ClsDataPreprocessor):
                     'model.head.num_classes / '
                     'model.data_preprocessor.num_classes')
 
+    @staticmethod
+    def _image_ids(data_samples: List[DataSample]) -> Tensor:
+        """Which dataset image every slot holds, as far as it is known.
+
+        Args:
+            data_samples (list[DataSample]): The batch samples.
+
+        Returns:
+            Tensor: Long CPU tensor ``(B, )``: the ``sample_idx`` of the
+            samples if all of them have one, else ``0, ..., B - 1`` (every
+            slot its own image).
+        """
+        ids = [sample.metainfo.get('sample_idx') for sample in data_samples]
+        if not all(isinstance(i, Integral) for i in ids):
+            return torch.arange(len(data_samples))
+        return torch.tensor(ids, dtype=torch.long)
+
     def _pair_members(self, batch_size: int) -> Tensor:
         """Draw which image of the batch every member sees in every slot.
 
@@ -271,7 +294,8 @@ class MixMoDataPreprocessor(ClsDataPreprocessor):
         return image_idx
 
     def _pixel_mix(self, inputs: Tensor, labels: Tensor, member_inputs: Tensor,
-                   member_labels: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+                   member_labels: Tensor, image_ids: Tensor,
+                   pairing: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
         """Mix a partner image of the batch into every member input.
 
         Args:
@@ -279,6 +303,12 @@ class MixMoDataPreprocessor(ClsDataPreprocessor):
             labels (Tensor): Its labels, ``(B, )``.
             member_inputs (Tensor): Member inputs, ``(M, B, C, H, W)``.
             member_labels (Tensor): Their labels, ``(M, B)``.
+            image_ids (Tensor): Long CPU tensor ``(B, )``, the image id of
+                every slot (see :meth:`_image_ids`).
+            pairing (Tensor): Long CPU tensor ``(M, B)``, the slot whose
+                image every member input is (see :meth:`_pair_members`).
+                Partners are drawn among the slots holding another image id
+                than the member input's own.
 
         Returns:
             tuple[Tensor, Tensor, Tensor]: The mixed member inputs
@@ -293,8 +323,13 @@ class MixMoDataPreprocessor(ClsDataPreprocessor):
             masks = torch.ones(num_members, batch_size, 1, 1, device=device)
             return member_inputs, member_labels.clone(), masks
 
-        partner_idx = torch.rand(
-            num_members, batch_size, device=device).argsort(dim=1)
+        # Drawn on the CPU like the pairing: uniform over the slots holding
+        # another image (any slot where there is none).
+        other = image_ids.view(1, 1, -1) != image_ids[pairing].unsqueeze(-1)
+        other |= ~other.any(-1, keepdim=True)
+        partner_idx = torch.multinomial(
+            other.view(-1, batch_size).float(), 1).view(
+                num_members, batch_size).to(device, non_blocking=True)
         applied = torch.rand(
             num_members, batch_size, device=device) < self.pixel_mix['prob']
         alpha = torch.tensor(self.pixel_mix['alpha'], device=device)

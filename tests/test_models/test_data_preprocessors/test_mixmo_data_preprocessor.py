@@ -206,7 +206,7 @@ def test_pixel_cutmix():
         assert sorted(
             gt[:, member].tolist()) == [i + LABEL_OFFSET for i in indices]
     differs = mix != gt
-    assert differs.sum() >= 40  # partner is another image almost always
+    assert differs.all()  # the partner is always another image
     num_boxes = 0
     for slot in range(24):
         for member in range(num_members):
@@ -315,16 +315,54 @@ def test_pixel_mix_prob(mix_type):
     masks = torch.stack([s.member_pixel_mask for s in samples])
     mixed = (masks != 1).flatten(2).any(2)
     assert 0.4 < mixed.float().mean() < 0.6
-    # A mixed input has a partner label, except when the random partner
-    # permutation maps the slot to itself (about once per 200 x 2 draws at
-    # prob 0.5); then own == partner and the image is still the own one.
-    assert (mix[mixed] == gt[mixed]).sum() <= 3
+    # A mixed input has the partner's label: never the own image.
+    assert torch.all(mix[mixed] != gt[mixed])
     untouched = mix == gt
     own = image_index(out['inputs'][untouched])
     assert torch.equal(own + LABEL_OFFSET, gt[untouched])
     if mix_type == 'Mixup':
         # lambda < 1 almost surely: every applied mix shows in the mask.
         assert torch.equal(mixed | untouched, torch.ones_like(mixed))
+
+
+@pytest.mark.parametrize('with_sample_idx', [True, False])
+def test_pixel_mix_partner_is_another_image(with_sample_idx):
+    """With batch repetition the copies of the own image are no partners."""
+    torch.manual_seed(3)
+    preprocessor = MixMoDataPreprocessor(
+        num_members=3, pixel_mix=dict(type='Mixup', alpha=1.0, prob=1.0))
+    indices = [k for k in range(8) for _ in range(4)]  # b = 4, B = 32
+    batch = make_batch(indices, size=2)
+    if not with_sample_idx:
+        for sample in batch['data_samples']:
+            del sample.sample_idx
+    partners, owns = [], []
+    for _ in range(20):
+        out = preprocessor(batch, training=True)
+        gt = torch.stack([s.member_gt_label for s in out['data_samples']])
+        mix = torch.stack([s.member_mix_label for s in out['data_samples']])
+        if with_sample_idx:
+            assert torch.all(mix != gt)
+        partners.append(mix - LABEL_OFFSET)
+        owns.append(gt - LABEL_OFFSET)
+    partners = torch.stack(partners)
+    # Without sample_idx the slots count as distinct images, so a copy of
+    # the own image can be a partner: 3 of the 31 other slots.
+    own_copies = (partners == torch.stack(owns)).float()
+    if with_sample_idx:
+        assert own_copies.sum() == 0
+    else:
+        assert 0.04 < own_copies.mean() < 0.16  # 3 / 31 = 0.097
+    # Uniform over the other images: each of the 8 images is drawn.
+    assert set(partners.flatten().tolist()) == set(range(8))
+
+
+def test_pixel_mix_partner_when_the_batch_is_one_image():
+    preprocessor = MixMoDataPreprocessor(
+        pixel_mix=dict(type='Mixup', alpha=1.0, prob=1.0))
+    out = preprocessor(make_batch([5, 5, 5, 5], size=2), training=True)
+    mix = torch.stack([s.member_mix_label for s in out['data_samples']])
+    assert torch.all(mix == LABEL_OFFSET + 5)  # no other image: any slot
 
 
 def test_input_repetition():
