@@ -2,8 +2,8 @@
 # MixingProbHook, loss weights r = 3) with a WRN-16-1 on scikit-learn's
 # bundled handwritten digits resized to 32x32 (`Digits`, 1497 train / 300
 # test). No download, no GPU; under 2 min on 2 idle CPU cores (12 epochs of
-# 47 iterations, ~5 s each). Ensemble top-1 97-99% (seed 0: 98.7%, heads
-# 97.3 / 98.7, NLL 0.08, ECE 0.04). Same model family as the CIFAR paper
+# 47 iterations, ~5 s each). Ensemble top-1 97-99% (seed 0: 98.0%, heads
+# 98.3 / 97.7, NLL 0.08, ECE 0.04). Same model family as the CIFAR paper
 # configs, only smaller and shorter:
 #   python tools/train.py \
 #       configs/quickstart/cut-mixmo_wrn16-1_1xb64-b2_digits.py

@@ -1,7 +1,7 @@
 # Quickstart baseline: a single WRN-16-1 (one input, one head) on the same
 # data and schedule as cut-mixmo_wrn16-1_1xb64-b2_digits.py, for comparison.
 # 24 iterations of 64 images per epoch (half the MixMo steps, b = 1); about
-# 40 s on 2 idle CPU cores. Seed 0: top-1 98.0%, NLL 0.05, ECE 0.02.
+# 40 s on 2 idle CPU cores. Seed 0: top-1 99.0%, NLL 0.04, ECE 0.01.
 _base_ = [
     '../_base_/models/wrn28-10_cifar10.py',
     '../_base_/datasets/digits_bs64.py',
