@@ -9,6 +9,8 @@ custom_imports = dict(imports=['mmmixmo'], allow_failed_imports=False)
 # member pairing, per-sample kappa, CutMix boxes and pixel-mix partners in
 # the training step on each rank; with one seed for all ranks (mmengine's
 # default) slot j would get the same draws on every GPU, i.e. only
-# B / num_gpus independent draws per global batch. The samplers are not
-# affected: they shard with a seed broadcast from rank 0.
+# B / num_gpus independent draws per global batch. The samplers still shard
+# consistently: mmengine then seeds them with a draw broadcast from rank 0
+# (reproducible for a given `randomness.seed`, but not equal to it, so runs
+# shuffle differently than without this line).
 randomness = dict(diff_rank_seed=True)
