@@ -121,6 +121,22 @@ def test_check_positive_names_the_key(bad):
 BLOCKS = [CutMixing, FMixMixing, CowMixMixing, PatchUpMixing, ConcatMixing]
 
 
+@pytest.mark.parametrize('cls', [FMixMixing, CowMixMixing])
+def test_thresholded_noise_has_the_exact_area_by_hand(cls):
+    """FMix and CowMix threshold noise at a quantile: exact pixel counts."""
+    torch.manual_seed(0)
+    mixing = cls()
+    area = torch.tensor([0.0, 0.3, 0.5, 0.77, 1.0])
+    masks = mixing.owner_masks(area, 32, 32)
+    assert masks.shape == (5, 32, 32) and masks.dtype == torch.float32
+    assert is_binary(masks)
+    # round(307.2) = 307, round(788.48) = 788
+    assert masks.sum((1, 2)).tolist() == [0., 307., 512., 788., 1024.]
+    # non-square grid: 0.3 * 60 = 18, 0.77 * 60 = 46.2 -> 46
+    masks = mixing.owner_masks(area, 6, 10)
+    assert masks.sum((1, 2)).tolist() == [0., 18., 30., 46., 60.]
+
+
 @pytest.mark.parametrize('cls', BLOCKS)
 def test_three_members_owner_and_complement(cls, monkeypatch):
     torch.manual_seed(0)

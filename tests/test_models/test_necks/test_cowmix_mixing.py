@@ -24,20 +24,6 @@ def test_registered():
     assert CowMixMixing().sigma_range == (4.0, 16.0)
 
 
-def test_exact_area_by_hand():
-    torch.manual_seed(0)
-    mixing = CowMixMixing()
-    area = torch.tensor([0.0, 0.3, 0.5, 0.77, 1.0])
-    masks = mixing.owner_masks(area, 32, 32)
-    assert masks.shape == (5, 32, 32) and masks.dtype == torch.float32
-    assert is_binary(masks)
-    # round(307.2) = 307, round(788.48) = 788
-    assert masks.sum((1, 2)).tolist() == [0., 307., 512., 788., 1024.]
-    # non-square grid: 0.3 * 60 = 18, 0.77 * 60 = 46.2 -> 46
-    masks = mixing.owner_masks(area, 6, 10)
-    assert masks.sum((1, 2)).tolist() == [0., 18., 30., 46., 60.]
-
-
 def test_effective_kappa_is_exact(monkeypatch):
     torch.manual_seed(0)
     mixing = CowMixMixing(num_members=2).train()
