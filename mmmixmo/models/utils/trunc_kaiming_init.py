@@ -8,15 +8,20 @@ from mmengine.model.weight_init import (BaseInit, _get_bases_name,
 from mmpretrain.registry import WEIGHT_INITIALIZERS
 from torch import Tensor, nn
 
+#: Standard deviation of a unit normal truncated at +-2 (TensorFlow's constant).
+TRUNCATED_STD = 0.87962566103423978
+
 
 def trunc_kaiming_normal_(tensor: Tensor) -> Tensor:
     """Fill a weight in place with the authors' truncated He-normal values.
 
-    The values are drawn from ``N(0, std^2)`` with ``std = sqrt(2 / fan_in)``
-    and every value outside ``[-2 std, 2 std]`` is redrawn. The standard
-    deviation is *not* corrected for the truncation, so the empirical standard
-    deviation is ``0.8796 * std``. The values outside the bounds are redrawn
-    (rejection sampling), so the law is exactly the truncated normal.
+    As TensorFlow's ``VarianceScaling(2.0, 'fan_in', 'truncated_normal')``,
+    which the authors use: values are drawn from ``N(0, s^2)`` with
+    ``s = sqrt(2 / fan_in) / 0.8796`` and every value outside ``[-2 s, 2 s]``
+    is redrawn (rejection sampling, so the law is exactly the truncated
+    normal). Dividing by 0.8796, the standard deviation of a unit normal
+    truncated at +-2, makes the empirical standard deviation exactly
+    ``sqrt(2 / fan_in)``.
 
     Args:
         tensor (Tensor): Weight with at least 2 dimensions, of shape
@@ -31,7 +36,7 @@ def trunc_kaiming_normal_(tensor: Tensor) -> Tensor:
                          f'dimensions to compute the fan-in, got shape '
                          f'{tuple(tensor.shape)}')
     fan_in = tensor[0].numel()
-    std = math.sqrt(2.0 / fan_in)
+    std = math.sqrt(2.0 / fan_in) / TRUNCATED_STD
     if tensor.is_meta:
         return tensor
     bound = 2.0 * std
@@ -71,14 +76,13 @@ def trunc_kaiming_init(module: nn.Module, bias: Union[int, float] = 0) -> None:
 class TruncKaimingInit(BaseInit):
     r"""Truncated He-normal (fan-in) initialisation, as in the MixMo code.
 
-    Every selected weight is drawn from :math:`\mathcal{N}(0, \sigma^2)`,
-    :math:`\sigma = \sqrt{2 / \text{fan\_in}}`, truncated at
-    :math:`\pm 2\sigma` (values outside are redrawn), and the bias is filled
-    with ``bias``. This is the authors' rule as we read it in their code
-    (``mixmo-pytorch``): unlike TensorFlow's ``he_normal`` there is **no
-    variance correction** for the truncation, so the effective standard
-    deviation is :math:`0.8796\,\sigma`. The MixMo authors use it for every
-    convolution (and for the WRN heads).
+    Every selected weight is drawn from :math:`\mathcal{N}(0, s^2)`,
+    :math:`s = \sqrt{2 / \text{fan\_in}} / 0.8796`, truncated at
+    :math:`\pm 2s` (values outside are redrawn), and the bias is filled
+    with ``bias``: TensorFlow's truncated ``VarianceScaling``, whose
+    correction for the truncation gives the weights an empirical standard
+    deviation of exactly :math:`\sqrt{2 / \text{fan\_in}}`. The MixMo authors
+    use it for every convolution (and for the WRN heads).
 
     In our backbones the default ``init_cfg`` names it
     ``'mmpretrain.TruncKaiming'`` (the scoped name, which resolves whatever
@@ -120,4 +124,5 @@ class TruncKaimingInit(BaseInit):
     def _get_init_info(self) -> str:
         """Describe the initialiser for mmengine's init log."""
         return (f'{self.__class__.__name__}: mode=fan_in, '
-                f'std=sqrt(2/fan_in), truncation=+-2std, bias={self.bias}')
+                f'std=sqrt(2/fan_in)/0.8796, truncation=+-2std, '
+                f'bias={self.bias}')
