@@ -1,4 +1,4 @@
-"""Tests of EnsembleDiversityMetric and its pure functions by hand."""
+"""EnsembleDiversityMetric in an mmengine Evaluator, against hand values."""
 import logging
 from unittest import mock
 
@@ -6,169 +6,118 @@ import pytest
 import torch
 from mmengine.evaluator import Evaluator
 from mmpretrain.registry import METRICS
-from mmpretrain.structures import DataSample
 
 import mmmixmo  # noqa: F401  (registers the metrics)
-from mmmixmo.evaluation.functional import (pairwise_disagreement,
-                                           ratio_errors, top1_accuracy)
 from mmmixmo.evaluation.metrics import EnsembleDiversityMetric
 
-# Two heads, six samples, labels 0, 1, 2, 0, 1, 2.
-# head 0 predicts 0, 1, 2, 1, 2, 0 (right on 0, 1, 2) -> 50 %
-# head 1 predicts 0, 2, 2, 0, 0, 0 (right on 0, 2, 3) -> 50 %
-# mean logits predict 0, 1, 2, 0, 2, 0 (right on 0..3) -> 66.667 %
-HEAD_LOGITS = torch.tensor([
-    [[2., 0., 0.], [2., 0., 0.]],
-    [[0., 3., 0.], [0., 0., 1.]],
-    [[0., 0., 2.], [0., 0., 2.]],
-    [[0., 1., 0.], [3., 0., 0.]],
-    [[0., 0., 2.], [1., 0., 0.]],
-    [[2., 0., 0.], [2., 0., 0.]],
-])
-LABELS = [0, 1, 2, 0, 1, 2]
+
+def _evaluate(metric, samples):
+    metric.process(None, [
+        s if isinstance(s, dict) else s.to_dict() for s in samples])
+    return metric.evaluate(len(samples))
 
 
-def _samples(head_logits, labels, probs=None):
-    samples = []
-    for i, label in enumerate(labels):
-        sample = DataSample().set_gt_label(int(label))
-        if head_logits is not None:
-            sample.set_field(head_logits[i], 'head_logits')
-            sample.set_pred_score(head_logits[i].mean(0).softmax(0))
-        else:
-            sample.set_pred_score(probs[i])
-        samples.append(sample)
-    return samples
-
-
-def test_top1_accuracy_percent():
-    assert top1_accuracy(torch.tensor([0, 1, 2, 1]),
-                         torch.tensor([0, 1, 0, 0])) == pytest.approx(50.0)
-
-
-def test_ratio_errors_two_heads_by_hand():
-    preds = HEAD_LOGITS.argmax(-1)
-    # wrong0 = F F F T T T, wrong1 = F T F F T T
-    # N00 = 2 (samples 4, 5); N01 + N10 = 2 (samples 1, 3) -> 1.0
-    assert ratio_errors(preds, torch.tensor(LABELS)) == pytest.approx(1.0)
-
-
-def test_ratio_errors_mean_over_pairs_and_skips_n00_zero():
-    labels = torch.zeros(4, dtype=torch.long)
-    # wrong: h0 T T F F, h1 T F T F, h2 T T T F
-    # (0,1): N00 1, one-wrong 2 -> 2; (0,2): N00 2, 1 -> 0.5;
-    # (1,2): N00 2, 1 -> 0.5; mean = 1.0
-    preds = torch.tensor([[1, 1, 1], [1, 0, 1], [0, 1, 1], [0, 0, 0]])
-    assert ratio_errors(preds, labels) == pytest.approx(1.0)
-    # wrong: h0 T T F F, h1 T F T F, h2 F F F T
-    # (0,1) -> 2; (0,2) and (1,2) have N00 = 0 and are skipped -> 2.0
-    preds = torch.tensor([[1, 1, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]])
-    assert ratio_errors(preds, labels) == pytest.approx(2.0)
-    # no pair ever wrong together -> undefined
-    preds = torch.tensor([[1, 0], [0, 1], [0, 0], [0, 0]])
-    assert ratio_errors(preds, labels) is None
-
-
-def test_pairwise_disagreement_by_hand():
-    assert pairwise_disagreement(HEAD_LOGITS.argmax(-1)) == pytest.approx(
-        0.5)  # samples 1, 3, 4 differ out of 6
-    # (0,1): 2/4, (0,2): 2/4, (1,2): 3/4 -> mean 7/12
-    preds = torch.tensor([[0, 0, 1], [1, 1, 1], [2, 0, 2], [0, 1, 2]])
-    assert pairwise_disagreement(preds) == pytest.approx(7 / 12)
-
-
-def test_metric_in_evaluator_by_hand():
+def test_in_evaluator_by_hand(head_logits, head_labels, make_samples):
     evaluator = Evaluator(
         [METRICS.build(dict(type='EnsembleDiversityMetric'))])
-    samples = _samples(HEAD_LOGITS, LABELS)
+    samples = make_samples(head_labels, head_logits)
     evaluator.process(samples[:3])
     evaluator.process(samples[3:])
     out = evaluator.evaluate(6)
-    assert set(out) == {
-        'diversity/head0_top1', 'diversity/head1_top1',
-        'diversity/ensemble_gain', 'diversity/ratio_errors',
-        'diversity/disagreement'
+    assert out == {
+        'diversity/head0_top1': pytest.approx(50.0),
+        'diversity/head1_top1': pytest.approx(50.0),
+        # 66.667 - (50 + 50) / 2
+        'diversity/ensemble_gain': pytest.approx(100 / 6),
+        # wrong: h0 on 3, 4, 5; h1 on 1, 4, 5: N00 = 2, N01 + N10 = 2
+        'diversity/ratio_errors': pytest.approx(1.0),
+        # samples 1, 3, 4 differ
+        'diversity/disagreement': pytest.approx(0.5),
     }
-    assert out['diversity/head0_top1'] == pytest.approx(50.0)
-    assert out['diversity/head1_top1'] == pytest.approx(50.0)
-    # 66.667 - (50 + 50) / 2
-    assert out['diversity/ensemble_gain'] == pytest.approx(100 / 6)
-    assert out['diversity/ratio_errors'] == pytest.approx(1.0)
-    assert out['diversity/disagreement'] == pytest.approx(0.5)
 
 
-def test_ensemble_accuracy_comes_from_pred_score():
-    # A pred_score that disagrees with the mean head logits wins: every
-    # ensemble prediction wrong -> gain = 0 - 50.
-    metric = EnsembleDiversityMetric()
-    samples = _samples(HEAD_LOGITS, LABELS)
-    for sample, label in zip(samples, LABELS):
+def test_ensemble_prediction_source(head_logits, head_labels, make_samples):
+    # pred_score wins over the mean head logits: every ensemble prediction
+    # wrong -> gain = 0 - 50.
+    samples = make_samples(head_labels, head_logits)
+    for sample, label in zip(samples, head_labels):
         score = torch.full((3, ), 0.1)
         score[(label + 1) % 3] = 0.8
         sample.set_pred_score(score)
-    metric.process(None, [s.to_dict() for s in samples])
-    out = metric.evaluate(6)
+    out = _evaluate(EnsembleDiversityMetric(), samples)
     assert out['diversity/ensemble_gain'] == pytest.approx(-50.0)
+    # Without pred_score, pred_label: all right -> gain = 100 - 50.
+    samples = [s.to_dict() for s in make_samples(head_labels, head_logits)]
+    for sample, label in zip(samples, head_labels):
+        sample['pred_label'] = torch.tensor([label])
+        del sample['pred_score']
+    out = _evaluate(EnsembleDiversityMetric(), samples)
+    assert out['diversity/ensemble_gain'] == pytest.approx(50.0)
 
 
-def test_three_heads_keys():
-    head_logits = torch.zeros(4, 3, 3)
+def test_three_heads_keys(make_samples):
     # head preds per sample (labels all 0): [1,1,1], [1,0,1], [0,1,1], [0,0,0]
     preds = torch.tensor([[1, 1, 1], [1, 0, 1], [0, 1, 1], [0, 0, 0]])
-    head_logits.scatter_(2, preds[..., None], 1.0)
-    metric = EnsembleDiversityMetric(prefix='div')
-    metric.process(None, [s.to_dict()
-                          for s in _samples(head_logits, [0, 0, 0, 0])])
-    out = metric.evaluate(4)
-    assert out['div/head0_top1'] == pytest.approx(50.0)
-    assert out['div/head1_top1'] == pytest.approx(50.0)
-    assert out['div/head2_top1'] == pytest.approx(25.0)
+    head_logits = torch.zeros(4, 3, 3).scatter_(2, preds[..., None], 1.0)
+    out = _evaluate(
+        EnsembleDiversityMetric(prefix='div'),
+        make_samples([0, 0, 0, 0], head_logits))
+    assert list(out) == [
+        'div/head0_top1', 'div/head1_top1', 'div/head2_top1',
+        'div/ensemble_gain', 'div/ratio_errors', 'div/disagreement'
+    ]
+    assert [out[f'div/head{i}_top1'] for i in range(3)] == [50., 50., 25.]
     assert out['div/ratio_errors'] == pytest.approx(1.0)
     # (0,1): 2/4, (0,2): 1/4, (1,2): 1/4
     assert out['div/disagreement'] == pytest.approx(1 / 3)
-    assert 'div/head3_top1' not in out
 
 
-def test_single_output_model_has_no_keys():
+def test_single_output_model_has_no_keys(head_logits, head_labels,
+                                         make_samples):
     # Any mmpretrain classifier: no head_logits -> no keys (not NaN).
-    probs = HEAD_LOGITS.mean(1).softmax(1)
+    probs = head_logits.mean(1).softmax(1)
     evaluator = Evaluator([EnsembleDiversityMetric()])
-    evaluator.process(_samples(None, LABELS, probs=probs))
+    evaluator.process(make_samples(head_labels, probs=probs))
     assert evaluator.evaluate(6) == {}
     # head_logits with M = 1 -> no keys either.
-    evaluator.process(_samples(HEAD_LOGITS[:, :1], LABELS))
+    evaluator.process(make_samples(head_labels, head_logits[:, :1]))
     assert evaluator.evaluate(6) == {}
 
 
-def test_ratio_errors_absent_when_undefined():
+def test_ratio_errors_absent_when_undefined(make_samples):
     # Heads never wrong together: N00 = 0 -> key absent, warning logged.
     head_logits = torch.tensor([[[1., 0.], [0., 1.]], [[0., 1.], [1., 0.]],
                                 [[1., 0.], [1., 0.]]])
-    metric = EnsembleDiversityMetric()
-    metric.process(None, [s.to_dict() for s in _samples(head_logits,
-                                                        [0, 0, 0])])
     with mock.patch(
             'mmmixmo.evaluation.metrics.ensemble_diversity_metric.print_log'
     ) as log:
-        out = metric.evaluate(3)
+        out = _evaluate(EnsembleDiversityMetric(),
+                        make_samples([0, 0, 0], head_logits))
     assert 'diversity/ratio_errors' not in out
     assert out['diversity/disagreement'] == pytest.approx(2 / 3)
     assert log.call_args.kwargs['level'] == logging.WARNING
 
 
-def test_mixed_head_logits_raises():
+def test_results_are_per_sample_cpu(head_logits, head_labels, make_samples):
     metric = EnsembleDiversityMetric()
-    samples = _samples(HEAD_LOGITS[:2], LABELS[:2])
-    samples += _samples(None, [0], probs=torch.tensor([[0.5, 0.3, 0.2]]))
-    metric.process(None, [s.to_dict() for s in samples])
-    with pytest.raises(ValueError, match='head_logits'):
-        metric.evaluate(3)
-
-
-def test_results_are_per_sample_cpu():
-    metric = EnsembleDiversityMetric()
-    metric.process(None, [s.to_dict() for s in _samples(HEAD_LOGITS, LABELS)])
+    metric.process(None, [
+        s.to_dict() for s in make_samples(head_labels, head_logits)])
     assert len(metric.results) == 6
     assert metric.results[1]['head_preds'].tolist() == [1, 2]
     assert metric.results[1]['pred_label'].tolist() == [1]
+    assert metric.results[1]['gt_label'].tolist() == [1]
     assert all(r['head_preds'].device.type == 'cpu' for r in metric.results)
+
+
+def test_user_mistakes(head_logits, make_samples):
+    samples = make_samples([0, 1], head_logits[:2])
+    samples += make_samples([0], probs=torch.tensor([[0.5, 0.3, 0.2]]))
+    with pytest.raises(ValueError, match='head_logits.* 2 of 3'):
+        _evaluate(EnsembleDiversityMetric(), samples)
+    sample = samples[0].to_dict()
+    with pytest.raises(ValueError, match='single-label'):
+        EnsembleDiversityMetric().process(
+            None, [dict(sample, gt_label=torch.tensor([0, 1]))])
+    del sample['pred_score']
+    with pytest.raises(KeyError, match='pred_score'):
+        EnsembleDiversityMetric().process(None, [sample])

@@ -1,0 +1,156 @@
+"""Calibration functions against hand computations."""
+import math
+
+import pytest
+import torch
+
+from mmmixmo.evaluation.functional import (brier_score,
+                                           ensemble_logits_from_probs,
+                                           expected_calibration_error,
+                                           fit_temperature, reliability_bins,
+                                           temperature_scaled_nll,
+                                           two_fold_temperature_scaling)
+
+
+def _t(rows):
+    return torch.tensor(rows, dtype=torch.float64)
+
+
+# Four samples, three classes; true-class probabilities 0.7, 0.3, 0.8, 0.3.
+PROBS = _t([[0.7, 0.2, 0.1], [0.2, 0.5, 0.3], [0.1, 0.1, 0.8],
+            [0.6, 0.3, 0.1]])
+LABELS = torch.tensor([0, 2, 2, 1])
+
+
+def _logits_a00(a, num):
+    """``num`` rows of logits ``(a, 0, 0)``."""
+    logits = torch.zeros(num, 3, dtype=torch.float64)
+    logits[:, 0] = a
+    return logits
+
+
+def test_nll_by_hand():
+    # -(ln .7 + ln .3 + ln .8 + ln .3) / 4
+    #   = (0.356675 + 1.203973 + 0.223144 + 1.203973) / 4 = 0.746941
+    assert temperature_scaled_nll(PROBS.log(), LABELS,
+                                  1.0) == pytest.approx(0.746941, abs=1e-6)
+    # T = 2 on logits (2, 0): -log(e / (e + 1)) = log(1 + 1/e) = 0.313262
+    assert temperature_scaled_nll(_t([[2.0, 0.0]]), torch.tensor([0]),
+                                  2.0) == pytest.approx(0.313262, abs=1e-6)
+    # A zero true-class probability is clamped to 1.18e-38: -log = 87.3365
+    logits = ensemble_logits_from_probs(torch.tensor([[1.0, 0.0]]))
+    assert logits.dtype == torch.float64
+    assert temperature_scaled_nll(logits, torch.tensor([1]),
+                                  1.0) == pytest.approx(87.3365, abs=1e-3)
+
+
+def test_brier_by_hand():
+    # rows: .09+.04+.01, .04+.25+.49, .01+.01+.04, .36+.49+.01
+    #     = 0.14, 0.78, 0.06, 0.86 -> mean 0.46
+    assert brier_score(PROBS, LABELS) == pytest.approx(0.46, abs=1e-9)
+    # Not divided by K: range [0, 2].
+    one_hot = _t([[1.0, 0.0, 0.0]])
+    assert brier_score(one_hot, torch.tensor([0])) == 0.0
+    assert brier_score(one_hot, torch.tensor([1])) == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize(
+    'rows, labels, num_bins, ece',
+    [
+        # 10 samples at confidence 0.8, exactly 8 right: calibrated.
+        ([[0.8, 0.1, 0.1]] * 10, [0] * 8 + [1, 2], 15, 0.0),
+        # 4 at 0.9 (bin 13), 2 right: |0.5 - 0.9| * 4/6 = 0.26667;
+        # 2 at 0.7 (bin 10), 1 right: |0.5 - 0.7| * 2/6 = 0.06667
+        ([[0.9, 0.05, 0.05]] * 4 + [[0.15, 0.7, 0.15]] * 2,
+         [0, 0, 1, 2, 1, 0], 15, 1 / 3),
+        # 0.9 x2 right, 0.7 x2 wrong: 2/4 * 0.1 + 2/4 * 0.7 = 0.4 ...
+        ([[0.9, 0.05, 0.05]] * 2 + [[0.7, 0.2, 0.1]] * 2, [0, 0, 1, 1], 15,
+         0.4),
+        # ... and in a single bin |acc 0.5 - conf 0.8| = 0.3
+        ([[0.9, 0.05, 0.05]] * 2 + [[0.7, 0.2, 0.1]] * 2, [0, 0, 1, 1], 1,
+         0.3),
+        # Same bin (0.9333, 1]: 0.95 right, 0.99 wrong -> |0.5 - 0.97|
+        ([[0.95, 0.05], [0.99, 0.01]], [0, 1], 15, 0.47),
+        # Right-closed bins (0, .5], (.5, 1]: 0.5 right, 0.75 wrong ->
+        # 1/2 * 0.5 + 1/2 * 0.75 (left-closed would give 0.125)
+        ([[0.5, 0.5], [0.75, 0.25]], [0, 1], 2, 0.625),
+    ])
+def test_ece_by_hand(rows, labels, num_bins, ece):
+    assert expected_calibration_error(
+        _t(rows), torch.tensor(labels), num_bins) == pytest.approx(
+            ece, abs=1e-9)
+
+
+def test_reliability_bins_by_hand():
+    # 0.6 and 0.5 sit exactly on bin edges in float64.
+    probs = _t([[0.95, 0.05], [0.05, 0.95], [0.6, 0.4], [0.5, 0.5]])
+    labels = torch.tensor([0, 0, 0, 1])
+    bins = reliability_bins(probs, labels, num_bins=10)
+    counts = torch.zeros(10, dtype=torch.float64)
+    counts[[4, 5, 9]] = _t([1., 1., 2.])
+    torch.testing.assert_close(bins['counts'], counts)
+    # Right-closed: 0.6 is in (0.5, 0.6], 0.5 (argmax 0, wrong) in (0.4, 0.5]
+    assert bins['accuracy'][[4, 5, 9]].tolist() == [0.0, 1.0, 0.5]
+    assert bins['confidence'][[4, 5, 9]].tolist() == [0.5, 0.6, 0.95]
+    assert bins['accuracy'][counts == 0].isnan().all()
+    assert bins['confidence'][counts == 0].isnan().all()
+    # (2/4)|0.5 - 0.95| + (1/4)|1 - 0.6| + (1/4)|0 - 0.5|
+    assert float(bins['ece']) == pytest.approx(0.45, abs=1e-12)
+    assert expected_calibration_error(probs, labels, 10) == float(bins['ece'])
+
+
+def test_fit_temperature_closed_form():
+    # Logits (a, 0, 0); 6 of 8 samples are class 0. The NLL is minimal when
+    # e^(a/T) / (e^(a/T) + 2) = 0.75, i.e. T = a / ln 6.
+    labels = torch.tensor([0, 0, 0, 0, 0, 0, 1, 2])
+    # over-confident (a = 4): T = 4 / 1.791759 = 2.232443
+    assert fit_temperature(_logits_a00(4.0, 8),
+                           labels) == pytest.approx(2.232443, rel=1e-5)
+    # calibrated (a = ln 6): T = 1; under-confident (a = ln 6 / 2): T = 0.5
+    assert fit_temperature(_logits_a00(math.log(6), 8),
+                           labels) == pytest.approx(1.0, rel=1e-5)
+    assert fit_temperature(_logits_a00(math.log(6) / 2, 8),
+                           labels) == pytest.approx(0.5, rel=1e-5)
+    # all right: the NLL decreases as T -> 0: the lower end e^-3
+    assert fit_temperature(_logits_a00(1.0, 4), torch.zeros(
+        4, dtype=torch.long)) == pytest.approx(math.exp(-3), rel=1e-5)
+
+
+def test_two_fold_temperature_scaling_by_hand():
+    # 12 samples with logits (5, 0, 0): 4/6 right in half A, 5/6 in half B.
+    perm = torch.randperm(12, generator=torch.Generator().manual_seed(0))
+    labels = torch.empty(12, dtype=torch.long)
+    labels[perm[:6]] = torch.tensor([0, 0, 0, 0, 1, 2])
+    labels[perm[6:]] = torch.tensor([0, 0, 0, 0, 0, 1])
+    logits = _logits_a00(5.0, 12)
+    # A half of accuracy q fits e^(a/T) = 2q / (1 - q): T_A = 5 / ln 4 =
+    # 3.606738, T_B = 5 / ln 10 = 2.171472; the other half then gets p0 = q.
+    assert fit_temperature(logits[perm[:6]],
+                           labels[perm[:6]]) == pytest.approx(3.606738,
+                                                              rel=1e-5)
+    assert fit_temperature(logits[perm[6:]],
+                           labels[perm[6:]]) == pytest.approx(2.171472,
+                                                              rel=1e-5)
+    out = two_fold_temperature_scaling(logits, labels)
+    assert out['temperature'] == pytest.approx(2.889105, rel=1e-5)
+    # NLL(B | p0 = 2/3) = -(5/6 ln 2/3 + 1/6 ln 1/6) = 0.636514
+    # NLL(A | p0 = 5/6) = -(2/3 ln 5/6 + 1/3 ln 1/12) = 0.949850
+    assert out['nll_c'] == pytest.approx(0.793182, abs=1e-5)
+    # mean(|5/6 - 2/3|, |2/3 - 5/6|)
+    assert out['ece_c'] == pytest.approx(1 / 6, abs=1e-5)
+    # Raw: p0 = e^5 / (e^5 + 2) = 0.986703 on 9 right, 3 wrong:
+    # 0.75 * 0.013386 + 0.25 * 5.013386 = 1.263386 > nll_c.
+    assert temperature_scaled_nll(logits, labels, 1.0) == pytest.approx(
+        1.263386, abs=1e-5)
+    # Deterministic; another seed is another split.
+    assert two_fold_temperature_scaling(logits, labels) == out
+    assert two_fold_temperature_scaling(logits, labels, seed=1) != out
+
+
+def test_logits_from_probs_is_exact_for_temperature():
+    # log p = z - logsumexp(z): softmax(log p / T) == softmax(z / T).
+    logits = _t([[2.0, -1.0, 0.5], [0.0, 3.0, 1.0]])
+    recovered = ensemble_logits_from_probs(logits.softmax(1))
+    for t in (0.5, 2.0):
+        torch.testing.assert_close((recovered / t).softmax(1),
+                                   (logits / t).softmax(1))

@@ -1,0 +1,51 @@
+"""Predictions shared by the metric tests."""
+from typing import Callable, List
+
+import pytest
+import torch
+from mmpretrain.structures import DataSample
+
+# Two heads, six samples, labels 0, 1, 2, 0, 1, 2.
+# head 0 predicts 0, 1, 2, 1, 2, 0 (right on 0, 1, 2) -> 50 %
+# head 1 predicts 0, 2, 2, 0, 0, 0 (right on 0, 2, 3) -> 50 %
+# mean logits [2,0,0], [0,1.5,.5], [0,0,2], [1.5,.5,0], [.5,0,1], [2,0,0]
+# predict 0, 1, 2, 0, 2, 0 (right on 0..3) -> 66.667 %
+HEAD_LOGITS = torch.tensor([
+    [[2., 0., 0.], [2., 0., 0.]],
+    [[0., 3., 0.], [0., 0., 1.]],
+    [[0., 0., 2.], [0., 0., 2.]],
+    [[0., 1., 0.], [3., 0., 0.]],
+    [[0., 0., 2.], [1., 0., 0.]],
+    [[2., 0., 0.], [2., 0., 0.]],
+])
+
+
+@pytest.fixture
+def head_logits() -> torch.Tensor:
+    """Head logits ``(6, 2, 3)`` of the labels :func:`head_labels`."""
+    return HEAD_LOGITS.clone()
+
+
+@pytest.fixture
+def head_labels() -> List[int]:
+    return [0, 1, 2, 0, 1, 2]
+
+
+def _make_samples(labels, head_logits=None, probs=None) -> List[DataSample]:
+    """DataSamples with gt_label and pred_score (softmax of the mean head
+    logits, or ``probs``) and optionally head_logits."""
+    samples = []
+    for i, label in enumerate(labels):
+        sample = DataSample().set_gt_label(int(label))
+        if head_logits is not None:
+            sample.set_field(head_logits[i].float(), 'head_logits')
+            sample.set_pred_score(head_logits[i].float().mean(0).softmax(0))
+        else:
+            sample.set_pred_score(probs[i].float())
+        samples.append(sample)
+    return samples
+
+
+@pytest.fixture
+def make_samples() -> Callable[..., List[DataSample]]:
+    return _make_samples
