@@ -181,12 +181,13 @@ def test_errors(tool, members, tmp_path):
     other['meta']['dataset_meta'] = dict(classes=('a', 'b'))
     with pytest.raises(ValueError, match='different data sets'):
         tool.merge_ensemble_checkpoints([ckpt, other])
-    with pytest.raises(ValueError, match='at least 2 member checkpoints'):
-        tool.merge_ensemble_checkpoints([ckpt])
-    with pytest.raises(ValueError, match='no state dict of tensors'):
-        tool.merge_ensemble_checkpoints([ckpt, dict(meta=ckpt['meta'])])
-    with pytest.raises(SystemExit):
-        tool.parse_args([members['paths'][0], '--out', 'x.pth'])
+    for other in (dict(meta=ckpt['meta']), [ckpt['state_dict']]):
+        with pytest.raises(ValueError, match='member1: no state dict of'):
+            tool.merge_ensemble_checkpoints([ckpt, other])
+    for argv in ([members['paths'][0], '--out', 'x.pth'],
+                 [*members['paths'], '--out', 'x', '--cfg-options', 'a=1']):
+        with pytest.raises(SystemExit):
+            tool.parse_args(argv)
     # The strict check against a config of 3 members fails before saving.
     out = str(tmp_path / 'merged.pth')
     with pytest.raises(KeyError, match='no weights for ensemble member 2'):

@@ -2,8 +2,6 @@
 import importlib.util
 import os
 import os.path as osp
-import subprocess
-import sys
 import warnings
 
 import pytest
@@ -195,33 +193,3 @@ def test_test_tta_warns_about_upstream_merger(test_tool, tta_type):
         _test_cfg(test_tool, '--tta', '--cfg-options',
                   'tta_model.type=EnsembleScoreTTA')
     assert not [w for w in caught if 'tta_model.type' in str(w.message)]
-
-
-def test_tools_import_the_checkout_when_not_installed(tmp_path):
-    """Without an installed mmmixmo, the tools use their own checkout."""
-    code = f"""
-import importlib.util, runpy, sys
-# Hide an editable install of mmmixmo, if any.
-# (setuptools puts its finder class itself into sys.meta_path.)
-sys.meta_path[:] = [
-    f for f in sys.meta_path
-    if not str(getattr(f, '__module__', '')).startswith('__editable__')]
-sys.path[:] = [p for p in sys.path if p not in ('', {REPO_ROOT!r})]
-if importlib.util.find_spec('mmmixmo') is not None:
-    print('INSTALLED', importlib.util.find_spec('mmmixmo').origin)
-    sys.exit(0)
-for tool in ('train', 'test'):
-    runpy.run_path({REPO_ROOT!r} + f'/tools/{{tool}}.py', run_name='tool')
-print('IMPORTED', sys.modules['mmmixmo'].__file__)
-"""
-    proc = subprocess.run([sys.executable, '-c', code],
-                          cwd=str(tmp_path),
-                          stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT,
-                          text=True,
-                          timeout=300)
-    assert proc.returncode == 0, proc.stdout
-    if 'INSTALLED' in proc.stdout:
-        pytest.skip('mmmixmo is installed as a regular (non-editable) package')
-    last = proc.stdout.strip().splitlines()[-1]
-    assert last == 'IMPORTED ' + osp.join(REPO_ROOT, 'mmmixmo', '__init__.py')

@@ -43,16 +43,12 @@ def _cfg(**kwargs) -> Config:
     return Config(cfg)
 
 
-def test_nothing_without_launcher(torchrun_env):
-    cfg = _cfg(launcher='none')
-    assert setup_cpu_distributed(cfg) is False
-    assert not torch_dist.is_initialized()
-    assert 'model_wrapper_cfg' not in cfg
-
-
-def test_nothing_with_an_accelerator(torchrun_env, monkeypatch):
-    monkeypatch.setattr(cpu_distributed, 'get_device', lambda: 'cuda')
-    cfg = _cfg()
+@pytest.mark.parametrize('launcher,device', [('none', 'cpu'),
+                                             ('pytorch', 'cuda')])
+def test_nothing_without_launcher_or_on_gpu(torchrun_env, monkeypatch,
+                                            launcher, device):
+    monkeypatch.setattr(cpu_distributed, 'get_device', lambda: device)
+    cfg = _cfg(launcher=launcher)
     assert setup_cpu_distributed(cfg) is False
     assert not torch_dist.is_initialized()
     assert 'model_wrapper_cfg' not in cfg

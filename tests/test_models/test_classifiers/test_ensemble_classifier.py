@@ -20,12 +20,11 @@ from mmmixmo.models.classifiers import EnsembleClassifier
 from tests.conftest import REPO_ROOT
 from tests.utils.models import randomize_weights
 
-NUM_CLASSES = 10
 ENSEMBLE_CONFIGS = sorted(
     glob.glob(osp.join(REPO_ROOT, 'configs', 'ensembles', '*.py')))
 
 
-def vanilla_cfg(num_classes=NUM_CLASSES):
+def vanilla_cfg(num_classes=10):
     """A tiny mmpretrain ImageClassifier (WRN-10-1)."""
     return dict(
         type='ImageClassifier',
@@ -35,35 +34,29 @@ def vanilla_cfg(num_classes=NUM_CLASSES):
             type='LinearClsHead', num_classes=num_classes, in_channels=64))
 
 
-def mixmo_cfg(num_classes=NUM_CLASSES):
+def mixmo_cfg():
     """A tiny MixMo classifier (M = 2 heads)."""
     return dict(
         type='MixMoClassifier',
         backbone=dict(type='WideResNet', depth=10, widen_factor=1),
         mixing=dict(type='CutOrLinearMixing'),
-        head=dict(
-            type='MultiHeadClsHead', num_classes=num_classes,
-            in_channels=64))
+        head=dict(type='MultiHeadClsHead', num_classes=10, in_channels=64))
 
 
-def randomize(model, seed):
+def build_member(cfg, seed):
     """Distinct weights with logits of a few units and non-trivial BN."""
     torch.manual_seed(seed)
+    model = MODELS.build(cfg)
     model.init_weights()
     return randomize_weights(model, linear_std=1.0)
 
 
-def build_member(cfg, seed):
-    return randomize(MODELS.build(cfg), seed)
-
-
-def build_ensemble(members, average='probs', cfgs=None):
-    """An ensemble holding copies of the weights of `members`."""
-    if cfgs is None:
-        cfgs = dict(member=vanilla_cfg(), num_members=len(members))
+def build_ensemble(models, average='probs', **cfgs):
+    """An ensemble holding copies of the weights of `models`."""
+    cfgs = cfgs or dict(member=vanilla_cfg(), num_members=len(models))
     model = MODELS.build(
         dict(type='EnsembleClassifier', average=average, **cfgs))
-    for target, member in zip(model.members, members):
+    for target, member in zip(model.members, models):
         target.load_state_dict(member.state_dict())
     return model.eval()
 
@@ -79,75 +72,66 @@ def inputs():
     return torch.randn(6, 3, 32, 32)
 
 
+@torch.no_grad()
 def member_scores(members, inputs):
-    """Each member's own mmpretrain prediction: softmax of its logits."""
-    with torch.no_grad():
-        return torch.stack([
-            torch.stack([s.pred_score for s in m(inputs, mode='predict')])
-            for m in members
-        ])
+    """Each member's own mmpretrain prediction, (N, B, K)."""
+    return torch.stack([
+        torch.stack([s.pred_score for s in m(inputs, mode='predict')])
+        for m in members
+    ])
 
 
+@torch.no_grad()
 def test_probs_rule_is_the_mean_of_member_softmaxes(members, inputs):
-    model = build_ensemble(members, 'probs')
-    with torch.no_grad():
-        preds = model(inputs, mode='predict')
-        logits = [m(inputs, mode='tensor') for m in members]
+    preds = build_ensemble(members, 'probs')(inputs, mode='predict')
+    logits = torch.stack([m(inputs) for m in members], dim=1)
     expected = member_scores(members, inputs).mean(0)
-    got = torch.stack([p.pred_score for p in preds])
-    torch.testing.assert_close(got, expected, atol=1e-6, rtol=0)
+    scores = torch.stack([p.pred_score for p in preds])
+    torch.testing.assert_close(scores, expected, atol=1e-6, rtol=0)
     assert [int(p.pred_label) for p in preds] == expected.argmax(1).tolist()
-    for b, pred in enumerate(preds):
-        torch.testing.assert_close(
-            pred.head_logits, torch.stack([z[b] for z in logits]))
-        # softmax(ensemble_logits) is the prediction, and they are
-        # log(mean p), not the mean of the logits
-        torch.testing.assert_close(
-            pred.ensemble_logits, expected[b].log(), atol=1e-5, rtol=0)
-        torch.testing.assert_close(
-            pred.ensemble_logits.softmax(0), pred.pred_score)
-
-
-def test_logits_rule_is_softmax_of_mean_logits(members, inputs):
-    model = build_ensemble(members, 'logits')
-    with torch.no_grad():
-        preds = model(inputs, mode='predict')
-        mean_logits = (members[0](inputs, mode='tensor') +
-                       members[1](inputs, mode='tensor')) / 2
-    got = torch.stack([p.pred_score for p in preds])
     torch.testing.assert_close(
-        got, mean_logits.softmax(1), atol=1e-6, rtol=0)
+        torch.stack([p.head_logits for p in preds]), logits)
+    # log(mean p), not the mean of the logits; its softmax is the prediction
+    ensemble_logits = torch.stack([p.ensemble_logits for p in preds])
+    torch.testing.assert_close(
+        ensemble_logits, expected.log(), atol=1e-5, rtol=0)
+    torch.testing.assert_close(ensemble_logits.softmax(1), scores)
+
+
+@torch.no_grad()
+def test_logits_rule_is_softmax_of_mean_logits(members, inputs):
+    preds = build_ensemble(members, 'logits')(inputs, mode='predict')
+    mean_logits = (members[0](inputs) + members[1](inputs)) / 2
+    scores = torch.stack([p.pred_score for p in preds])
+    torch.testing.assert_close(
+        scores, mean_logits.softmax(1), atol=1e-6, rtol=0)
     torch.testing.assert_close(
         torch.stack([p.ensemble_logits for p in preds]), mean_logits)
     # The two rules really differ on these members.
     probs_rule = member_scores(members, inputs).mean(0)
-    assert (got - probs_rule).abs().max() > 1e-2
+    assert (scores - probs_rule).abs().max() > 1e-2
 
 
+@torch.no_grad()
 def test_tensor_mode_and_features(members, inputs):
     model = build_ensemble(members)
-    with torch.no_grad():
-        logits = model(inputs)
-        feats = model.extract_feat(inputs)
-    assert logits.shape == (6, 2, NUM_CLASSES) and logits.dtype == \
-        torch.float32
+    logits = model(inputs)
+    feats = model.extract_feat(inputs)
+    assert logits.shape == (6, 2, 10) and logits.dtype == torch.float32
     torch.testing.assert_close(logits[:, 1], members[1](inputs))
+    assert not torch.equal(logits[:, 0], logits[:, 1])
     assert len(feats) == 2 and feats[0][-1].shape == (6, 64)
     assert model.num_members == 2
-    # the members are distinct networks with their own weights
-    assert not torch.equal(logits[:, 0], logits[:, 1])
 
 
+@torch.no_grad()
 def test_multi_head_member_contributes_the_mean_of_its_heads(
         members, inputs):
     mixmo = build_member(mixmo_cfg(), 7)
     model = build_ensemble([members[0], mixmo],
-                           'probs',
-                           cfgs=dict(members=[vanilla_cfg(),
-                                              mixmo_cfg()]))
-    with torch.no_grad():
-        preds = model(inputs, mode='predict')
-        mixmo_preds = mixmo(inputs, mode='predict')
+                           members=[vanilla_cfg(), mixmo_cfg()])
+    preds = model(inputs, mode='predict')
+    mixmo_preds = mixmo(inputs, mode='predict')
     vanilla_scores = member_scores([members[0]], inputs)[0]
     for b, pred in enumerate(preds):
         torch.testing.assert_close(pred.head_logits[1],
@@ -199,6 +183,8 @@ def test_loss_mode_raises_a_clear_error(members, inputs):
      TypeError, 'model.member must be a classifier with a head'),
     (dict(member=dict(type='NoSuchClassifier'), num_members=2), KeyError,
      "model.member.type='NoSuchClassifier'"),
+    (dict(members=[vanilla_cfg(), 3]), TypeError,
+     r'model.members\[1\] must be a model config dict'),
 ])
 def test_config_errors_name_the_key(kwargs, error, match):
     with pytest.raises(error, match=match):
@@ -221,10 +207,11 @@ def test_loading_needs_weights_for_every_member(members):
     model = build_ensemble(members)
     member_state = members[0].state_dict()
     # a member checkpoint instead of a merged one: nothing would load
-    with pytest.raises(KeyError, match='no weights for ensemble member 0'):
+    with pytest.raises(KeyError, match='no weights for ensemble member 0.*'
+                       'merge_ensemble_checkpoints.py'):
         load_state_dict(model, member_state, strict=False)
     half = {f'members.0.{k}': v for k, v in member_state.items()}
-    with pytest.raises(KeyError, match='member 1'):
+    with pytest.raises(KeyError, match="member 1 .*'members.1.'"):
         load_state_dict(model, half, strict=False)
     merged = {
         f'members.{i}.{k}': v
@@ -250,7 +237,7 @@ def test_evaluators_score_the_ensemble_prediction(members, inputs):
     target = torch.tensor(labels)
     ensemble = scores.mean(0).double()
     nll = -ensemble[torch.arange(6), target].log().mean().item()
-    assert metrics['calibration/nll'] == pytest.approx(nll, abs=1e-6)
+    assert metrics['calibration/nll'] == pytest.approx(nll, rel=1e-6)
     # Not the NLL of softmax(mean logits): the rule of the prediction counts.
     logits_rule = torch.stack([p.head_logits.mean(0) for p in preds])
     other = F.cross_entropy(logits_rule.double(), target).item()
@@ -280,7 +267,9 @@ def test_ensemble_logits_are_stable_for_confident_members():
     ids=[osp.basename(p) for p in ENSEMBLE_CONFIGS])
 def test_ensemble_configs_wrap_the_member_recipe(path):
     cfg = Config.fromfile(path)
-    base = Config.fromfile(_member_config(path))
+    with open(path) as f:  # the baseline config is the first `_base_`
+        base = next(x for x in f if x.startswith('_base_')).split("'")[1]
+    base = Config.fromfile(osp.join(osp.dirname(path), base))
     assert cfg.model.type == 'EnsembleClassifier'
     assert cfg.model.average == 'probs'
     assert cfg.model.num_members == (4 if 'de4' in path else 2)
@@ -297,19 +286,11 @@ def test_ensemble_configs_wrap_the_member_recipe(path):
         dict(depth=10, widen_factor=1) if cfg.model.member.backbone.type ==
         'WideResNet' else dict(width=1, base_channels=8))
     cfg.model.member.head.in_channels = 64
-    model_cfg = dict(cfg.model, data_preprocessor=cfg.data_preprocessor)
-    model = MODELS.build(model_cfg).eval()
+    model = MODELS.build(
+        dict(cfg.model, data_preprocessor=cfg.data_preprocessor)).eval()
     assert isinstance(model, EnsembleClassifier)
     size = 64 if 'tiny-imagenet' in path else 32
     with torch.no_grad():
         out = model(torch.randn(2, 3, size, size))
     assert out.shape == (2, cfg.model.num_members,
                          cfg.model.member.head.num_classes)
-
-
-def _member_config(path):
-    """The baseline config an ensemble config inherits (its first line)."""
-    with open(path) as f:
-        line = next(x for x in f if x.startswith('_base_'))
-    rel = line.split("'")[1]
-    return osp.normpath(osp.join(osp.dirname(path), rel))
