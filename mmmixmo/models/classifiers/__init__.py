@@ -1,4 +1,5 @@
-from .mixmo_classifier import MixMoClassifier
 from .ensemble_classifier import EnsembleClassifier
+from .fold_mixmo import fold_mixmo
+from .mixmo_classifier import MixMoClassifier
 
-__all__ = ['MixMoClassifier', 'EnsembleClassifier']
+__all__ = ['EnsembleClassifier', 'fold_mixmo', 'MixMoClassifier']

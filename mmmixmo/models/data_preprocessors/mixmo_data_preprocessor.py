@@ -1,6 +1,6 @@
-"""Data pre-processor that builds the M member inputs of MixMo."""
-from numbers import Integral, Number
-from typing import List, Optional, Sequence, Tuple
+"""Data preprocessor that builds the M member inputs of MixMo."""
+from numbers import Integral
+from typing import List, Optional, Tuple
 
 import torch
 from mmpretrain.models import ClsDataPreprocessor
@@ -8,324 +8,151 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import Tensor
 
-from mmmixmo.models.utils.box_masks import cutmix_box_masks
-
-_PIXEL_MIX_TYPES = ('CutMix', 'Mixup')
-_PIXEL_MIX_KEYS = ('type', 'alpha', 'prob')
+from ..utils.box_masks import cutmix_box_masks
 
 
 @MODELS.register_module()
 class MixMoDataPreprocessor(ClsDataPreprocessor):
-    """Pre-processor producing the member inputs of MixMo.
+    """Normalise like ``ClsDataPreprocessor``, then pair the members.
 
-    The images are first collated, converted and normalised exactly as by
-    :class:`mmpretrain.models.ClsDataPreprocessor` (its ``forward`` is
-    called). In training mode the batch of ``B`` slots is then turned into
-    ``M`` member inputs per slot:
-
-    - **Member pairing.** Member 0 sees a random permutation ``pi_0`` of the
-      batch and every member ``i > 0`` an independent random permutation
-      ``pi_i`` of the same batch, so slot ``j`` pairs the images
-      ``pi_0(j), ..., pi_{M-1}(j)``. Combined with
-      :class:`mmmixmo.datasets.samplers.BatchRepeatSampler` (each image
-      repeated ``b`` times in the batch) every member sees every image of
-      the batch exactly ``b`` times, with independently drawn partners.
-    - **Input repetition.** With probability ``input_repetition_prob`` per
-      slot, all members take member 0's image (and label). The MixMo recipes
-      do not use it (default 0).
-    - **Pixel mixing** (optional, the "+ CutMix" rows of the paper). For
-      every member input of every slot, independently with probability
-      ``prob``, a partner image is mixed in: ``lambda ~ Beta(alpha, alpha)``;
-      ``CutMix`` pastes a box of the partner whose requested area is
-      ``1 - lambda`` (drawn by
-      :func:`mmmixmo.models.utils.cutmix_box_masks`, so the real area is the
-      mask mean), ``Mixup`` blends ``lambda * own + (1 - lambda) * partner``.
-      The authors draw the partner uniformly from the whole training set (in
-      their dataset wrapper); here it is drawn uniformly, independently for
-      every member input, from the slots of the current batch that hold
-      another image than the member's own. "Another image" means another
-      ``sample_idx`` (set by mmengine datasets and kept by ``PackInputs``),
-      so with batch repetition the copies of the own image are excluded
-      (otherwise a partner would be the own image with probability b / B);
-      without ``sample_idx`` every slot counts as its own image. If no slot
-      holds another image, the partner is any slot. Pixel mixing is applied
-      after input repetition, per member, as in the authors' code where every
-      member input goes through its own mixed-sample augmentation. Mixing is
-      done on normalised images; since normalisation is affine per channel and
-      the weights sum to 1, this equals mixing the raw images.
-
-    The label targets (own share visible after the feature mask, floored at
-    one half) are computed by the head from the fields set here.
+    In training, member i of slot j sees image ``pi_i(j)`` of the batch, for M
+    independent random permutations ``pi_i``: with batch repetition b every
+    member sees every image of the batch b times, with independent partners.
+    Optionally all members of a slot see member 0's image (input
+    repetition), and each member input gets its own pixel CutMix or Mixup
+    (the paper's "+ CutMix" rows) with a partner drawn among the slots
+    holding another image (``sample_idx``); the authors draw it from the
+    whole training set. Mixing normalised images equals mixing raw ones.
 
     Args:
-        num_members (int): Number of members ``M``, at least 2.
-            Defaults to 2.
-        input_repetition_prob (float): Probability, per slot, that all members
-            see member 0's image. Defaults to 0.
-        pixel_mix (dict, optional): Pixel-level mixing before MixMo, e.g.
-            ``dict(type='CutMix', alpha=1.0, prob=0.5)`` or
-            ``dict(type='Mixup', alpha=1.0, prob=0.5)``. ``alpha`` defaults to
-            1.0 and ``prob`` to 0.5. Defaults to None (no pixel mixing).
-        mean (Sequence[Number], optional): The pixel mean of the channels.
-            Defaults to None.
-        std (Sequence[Number], optional): The pixel standard deviation of the
-            channels. Defaults to None.
-        pad_size_divisor (int): The padded size is divisible by it.
-            Defaults to 1.
-        pad_value (Number): The padded pixel value. Defaults to 0.
-        to_rgb (bool): Whether to convert images from BGR to RGB.
-            Defaults to False.
-        to_onehot (bool): Forwarded to :class:`ClsDataPreprocessor`; only
-            affects test mode. Defaults to False.
-        num_classes (int, optional): Forwarded to
-            :class:`ClsDataPreprocessor`. Defaults to None.
-        batch_augments (dict, optional): Must be None: mmpretrain's batch
-            augmentations would mix images before member pairing and
-            overwrite the labels; use ``pixel_mix`` instead.
+        num_members (int): Number of members M. Defaults to 2.
+        input_repetition_prob (float): Probability, per slot, that every
+            member sees member 0's image. Defaults to 0.
+        pixel_mix (dict, optional): ``dict(type='CutMix' | 'Mixup',
+            alpha=1.0, prob=0.5)``: per member input, with probability
+            ``prob``, ``lambda ~ Beta(alpha, alpha)`` of the own image is
+            kept. Defaults to None.
+        **kwargs: Arguments of ``ClsDataPreprocessor`` (``mean``, ``std``,
+            ``to_rgb``, ``num_classes``, ...), except ``batch_augments``.
     """
 
     def __init__(self,
                  num_members: int = 2,
                  input_repetition_prob: float = 0.0,
                  pixel_mix: Optional[dict] = None,
-                 mean: Optional[Sequence[Number]] = None,
-                 std: Optional[Sequence[Number]] = None,
-                 pad_size_divisor: int = 1,
-                 pad_value: Number = 0,
-                 to_rgb: bool = False,
-                 to_onehot: bool = False,
-                 num_classes: Optional[int] = None,
-                 batch_augments: Optional[dict] = None):
-        if batch_augments is not None:
+                 **kwargs) -> None:
+        if kwargs.get('batch_augments') is not None:
             raise ValueError(
-                'model.data_preprocessor.batch_augments is not supported by '
-                'MixMoDataPreprocessor (it would mix images before member '
-                'pairing); use model.data_preprocessor.pixel_mix, e.g. '
-                "dict(type='CutMix', alpha=1.0, prob=0.5), got "
-                f'{batch_augments}')
-        if (not isinstance(num_members, int) or isinstance(num_members, bool)
-                or num_members < 2):
-            raise ValueError('model.data_preprocessor.num_members must be an '
-                             f'integer >= 2, got {num_members!r}')
-        if (not isinstance(input_repetition_prob, Number)
-                or not 0 <= input_repetition_prob <= 1):
-            raise ValueError(
-                'model.data_preprocessor.input_repetition_prob must be in '
-                f'[0, 1], got {input_repetition_prob!r}')
-        super().__init__(
-            mean=mean,
-            std=std,
-            pad_size_divisor=pad_size_divisor,
-            pad_value=pad_value,
-            to_rgb=to_rgb,
-            to_onehot=to_onehot,
-            num_classes=num_classes,
-            batch_augments=None)
+                'model.data_preprocessor.batch_augments would mix images '
+                'before the member pairing: use model.data_preprocessor.'
+                "pixel_mix=dict(type='CutMix', alpha=1.0, prob=0.5)")
+        super().__init__(**kwargs)
+        key = 'model.data_preprocessor'
+        if not 0 <= input_repetition_prob <= 1:
+            raise ValueError(f'{key}.input_repetition_prob must be in [0, 1]'
+                             f', got {input_repetition_prob}')
+        if pixel_mix is not None:
+            pixel_mix = dict(dict(alpha=1.0, prob=0.5), **pixel_mix)
+            if (set(pixel_mix) != {'type', 'alpha', 'prob'}
+                    or pixel_mix['type'] not in ('CutMix', 'Mixup')
+                    or not pixel_mix['alpha'] > 0
+                    or not 0 <= pixel_mix['prob'] <= 1):
+                raise ValueError(
+                    f"{key}.pixel_mix must be dict(type='CutMix' or 'Mixup', "
+                    f'alpha > 0, prob in [0, 1]), got {pixel_mix}')
+            pixel_mix.update(alpha=float(pixel_mix['alpha']),
+                             prob=float(pixel_mix['prob']))
         self.num_members = num_members
-        self.input_repetition_prob = float(input_repetition_prob)
-        self.pixel_mix = self._check_pixel_mix(pixel_mix)
-
-    @staticmethod
-    def _check_pixel_mix(pixel_mix: Optional[dict]) -> Optional[dict]:
-        """Validate ``pixel_mix`` and fill its defaults.
-
-        Args:
-            pixel_mix (dict, optional): The ``pixel_mix`` config.
-
-        Returns:
-            dict, optional: ``dict(type, alpha, prob)`` or None.
-        """
-        if pixel_mix is None:
-            return None
-        key = 'model.data_preprocessor.pixel_mix'
-        if not isinstance(pixel_mix, dict):
-            raise TypeError(f'{key} must be None or a dict, got {pixel_mix!r}')
-        unknown = sorted(set(pixel_mix) - set(_PIXEL_MIX_KEYS))
-        if unknown:
-            raise ValueError(f'{key} has unknown keys {unknown}; allowed keys '
-                             f'are {list(_PIXEL_MIX_KEYS)}')
-        mix_type = pixel_mix.get('type')
-        if mix_type not in _PIXEL_MIX_TYPES:
-            raise ValueError(f'{key}.type must be one of '
-                             f'{list(_PIXEL_MIX_TYPES)}, got {mix_type!r}')
-        alpha = pixel_mix.get('alpha', 1.0)
-        if (not isinstance(alpha, Number) or isinstance(alpha, bool)
-                or not alpha > 0):
-            raise ValueError(f'{key}.alpha must be > 0, got {alpha!r}')
-        prob = pixel_mix.get('prob', 0.5)
-        if (not isinstance(prob, Number) or isinstance(prob, bool)
-                or not 0 <= prob <= 1):
-            raise ValueError(f'{key}.prob must be in [0, 1], got {prob!r}')
-        return dict(type=mix_type, alpha=float(alpha), prob=float(prob))
+        self.input_repetition_prob = input_repetition_prob
+        self.pixel_mix = pixel_mix
 
     def forward(self, data: dict, training: bool = False) -> dict:
         """Normalise the batch and, in training, build the member inputs.
 
-        Args:
-            data (dict): Data from the dataloader, with ``inputs`` and
-                ``data_samples`` (each training sample must carry a
-                single-element ``gt_label``).
-            training (bool): Whether in training mode. Defaults to False.
-
         Returns:
-            dict: In test mode exactly the output of
-            :class:`ClsDataPreprocessor` (``inputs`` of shape
-            ``(B, C, H, W)``). In training mode ``inputs`` of shape
-            ``(B, M, C, H, W)`` (``inputs[j, i]`` is member ``i``'s image in
-            slot ``j``) and ``data_samples``, a list of ``B`` new
-            :class:`DataSample` whose metainfo is copied from the sample of
-            member 0's image, with fields ``member_gt_label`` (M, ) long,
-            ``member_mix_label`` (M, ) long and ``member_pixel_mask``
-            (M, h, w) float32, ``(h, w)`` being ``(H, W)`` for pixel CutMix
-            and ``(1, 1)`` otherwise.
+            dict: In test mode ``ClsDataPreprocessor``'s output. In training
+            ``inputs`` ``(B, M, C, H, W)`` and one new ``DataSample`` per
+            slot (metainfo of member 0's image) with ``member_gt_label``
+            ``(M, )``, ``member_mix_label`` ``(M, )`` (the pixel-mix
+            partner's label) and ``member_pixel_mask`` ``(M, h, w)`` (the
+            own-pixel share; ``(h, w)`` is ``(H, W)`` for CutMix, else
+            ``(1, 1)``).
         """
         if not training:
-            return super().forward(data, training=False)
-
-        data_samples = data.get('data_samples', None)
-        self._check_labels(data_samples)
-        data = super().forward(data, training=True)
-        inputs = data['inputs']
-        data_samples = data['data_samples']
-        if inputs.dim() != 4:
-            raise ValueError('MixMoDataPreprocessor expects images of shape '
-                             f'(C, H, W), got a batch of shape '
-                             f'{tuple(inputs.shape)}')
-        device = inputs.device
-        labels = torch.cat([
-            sample.gt_label.view(-1) for sample in data_samples
-        ]).to(device).long()
-
-        # drawn on the CPU: no device sync for the metainfo below
-        pairing = self._pair_members(inputs.size(0))  # (M, B)
-        image_idx = pairing.to(device, non_blocking=True)
-        member_inputs = inputs[image_idx]  # (M, B, C, H, W)
-        member_labels = labels[image_idx]  # (M, B)
-        member_inputs, mix_labels, pixel_masks = self._pixel_mix(
-            inputs, labels, member_inputs, member_labels,
-            self._image_ids(data_samples), pairing)
-
-        out_inputs = member_inputs.transpose(0, 1).contiguous()
-        member_labels = member_labels.t().contiguous()
-        mix_labels = mix_labels.t().contiguous()
-        pixel_masks = pixel_masks.transpose(0, 1).contiguous()
-        member0_idx = pairing[0].tolist()
-        out_samples = []
-        for slot, source in enumerate(member0_idx):
-            sample = DataSample(metainfo=data_samples[source].metainfo)
-            sample.set_field(member_labels[slot], 'member_gt_label')
-            sample.set_field(mix_labels[slot], 'member_mix_label')
-            sample.set_field(pixel_masks[slot], 'member_pixel_mask')
-            out_samples.append(sample)
-        return dict(inputs=out_inputs, data_samples=out_samples)
-
-    def _check_labels(self,
-                      data_samples: Optional[List[DataSample]]) -> None:
-        """Check that every training sample has a single-element label.
-
-        Runs on the labels as the dataloader gives them (on the CPU, before
-        they are moved to the device), so it costs no device sync. When
-        ``num_classes`` is set (``MixMoClassifier`` sets it to the head's),
-        labels outside ``[0, num_classes)`` are rejected.
-
-        Args:
-            data_samples (list[DataSample], optional): The batch samples.
-        """
-        if not data_samples:
+            return super().forward(data, training)
+        # checked on the CPU, before they move to the device
+        labels = torch.cat([s.gt_label for s in data['data_samples']]).long()
+        if self.num_classes and not 0 <= labels.min() <= labels.max() < \
+                self.num_classes:
             raise ValueError(
-                'MixMoDataPreprocessor needs `data_samples` with a `gt_label` '
-                'in training; check that the train pipeline ends with '
-                'PackInputs')
-        for k, sample in enumerate(data_samples):
-            label = getattr(sample, 'gt_label', None) \
-                if isinstance(sample, DataSample) else None
-            if label is None:
-                raise ValueError(
-                    f'MixMoDataPreprocessor: training sample {k} of the batch '
-                    'has no `gt_label`; every training DataSample needs one '
-                    '(check train_dataloader.dataset and its pipeline)')
-            if label.numel() != 1:
-                raise ValueError(
-                    f'MixMoDataPreprocessor: training sample {k} has a '
-                    f'gt_label with {label.numel()} elements; MixMo needs a '
-                    'single class index per image')
-            if self.num_classes is not None and not \
-                    0 <= int(label) < self.num_classes:
-                raise ValueError(
-                    f'MixMoDataPreprocessor: training sample {k} has label '
-                    f'{int(label)}, outside [0, {self.num_classes}) set by '
-                    'model.head.num_classes / '
-                    'model.data_preprocessor.num_classes')
+                f'training labels must be in [0, {self.num_classes}) '
+                '(model.head.num_classes), got '
+                f'[{labels.min()}, {labels.max()}]')
+        data = super().forward(data, training)
+        inputs, samples = data['inputs'], data['data_samples']
+        device = inputs.device
+        labels = labels.to(device)
+        pairing = self.pair_members(inputs.size(0))  # (M, B), on the CPU
+        image_idx = pairing.to(device, non_blocking=True)
+        member_inputs, member_labels = inputs[image_idx], labels[image_idx]
+        member_inputs, mix_labels, pixel_masks = self.mix_pixels(
+            inputs, labels, member_inputs, member_labels, samples, pairing)
+        member_inputs = member_inputs.transpose(0, 1).contiguous()
+        out_samples = []
+        for slot, source in enumerate(pairing[0].tolist()):
+            sample = DataSample(metainfo=samples[source].metainfo)
+            sample.set_field(member_labels[:, slot], 'member_gt_label')
+            sample.set_field(mix_labels[:, slot], 'member_mix_label')
+            sample.set_field(pixel_masks[:, slot], 'member_pixel_mask')
+            out_samples.append(sample)
+        return dict(inputs=member_inputs, data_samples=out_samples)
 
-    @staticmethod
-    def _image_ids(data_samples: List[DataSample]) -> Tensor:
-        """Which dataset image every slot holds, as far as it is known.
-
-        Args:
-            data_samples (list[DataSample]): The batch samples.
+    def pair_members(self, batch_size: int) -> Tensor:
+        """Draw which slot's image every member sees.
 
         Returns:
-            Tensor: Long CPU tensor ``(B, )``: the ``sample_idx`` of the
-            samples if all of them have one, else ``0, ..., B - 1`` (every
-            slot its own image).
+            Tensor: Long CPU tensor ``(M, B)``: M random permutations, member
+            0's image copied to all members in the input-repetition slots.
         """
-        ids = [sample.metainfo.get('sample_idx') for sample in data_samples]
-        if not all(isinstance(i, Integral) for i in ids):
-            return torch.arange(len(data_samples))
-        return torch.tensor(ids, dtype=torch.long)
-
-    def _pair_members(self, batch_size: int) -> Tensor:
-        """Draw which image of the batch every member sees in every slot.
-
-        Args:
-            batch_size (int): Number of slots ``B``.
-
-        Returns:
-            Tensor: Long CPU tensor of shape ``(M, B)``; row ``i`` is the
-            permutation ``pi_i``, with member 0's image copied to all
-            members in the slots drawn for input repetition.
-        """
-        keys = torch.rand(self.num_members, batch_size)
-        image_idx = keys.argsort(dim=1)
+        image_idx = torch.rand(self.num_members, batch_size).argsort(dim=1)
         if self.input_repetition_prob > 0:
             repeat = torch.rand(batch_size) < self.input_repetition_prob
-            image_idx = torch.where(
-                repeat.unsqueeze(0), image_idx[:1], image_idx)
+            image_idx = torch.where(repeat, image_idx[:1], image_idx)
         return image_idx
 
-    def _pixel_mix(self, inputs: Tensor, labels: Tensor, member_inputs: Tensor,
-                   member_labels: Tensor, image_ids: Tensor,
+    def mix_pixels(self, inputs: Tensor, labels: Tensor,
+                   member_inputs: Tensor, member_labels: Tensor,
+                   samples: List[DataSample],
                    pairing: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
         """Mix a partner image of the batch into every member input.
 
         Args:
-            inputs (Tensor): The normalised batch, ``(B, C, H, W)``.
-            labels (Tensor): Its labels, ``(B, )``.
-            member_inputs (Tensor): Member inputs, ``(M, B, C, H, W)``.
-            member_labels (Tensor): Their labels, ``(M, B)``.
-            image_ids (Tensor): Long CPU tensor ``(B, )``, the image id of
-                every slot (see :meth:`_image_ids`).
-            pairing (Tensor): Long CPU tensor ``(M, B)``, the slot whose
-                image every member input is (see :meth:`_pair_members`).
-                Partners are drawn among the slots holding another image id
-                than the member input's own.
+            inputs (Tensor): The normalised batch ``(B, C, H, W)``.
+            labels (Tensor): Its labels ``(B, )``.
+            member_inputs (Tensor): Member inputs ``(M, B, C, H, W)``.
+            member_labels (Tensor): Their labels ``(M, B)``.
+            samples (list[DataSample]): The batch's samples.
+            pairing (Tensor): The slot each member input comes from
+                ``(M, B)``.
 
         Returns:
-            tuple[Tensor, Tensor, Tensor]: The mixed member inputs
-            ``(M, B, C, H, W)``, the partner labels ``(M, B)`` (own label
-            where nothing was mixed) and the own-pixel share ``(M, B, h, w)``
-            float32, with ``(h, w) = (H, W)`` for CutMix and ``(1, 1)``
-            otherwise.
+            tuple[Tensor, Tensor, Tensor]: Mixed member inputs
+            ``(M, B, C, H, W)``, partner labels ``(M, B)`` and float32
+            own-pixel shares ``(M, B, h, w)``.
         """
         num_members, batch_size = member_labels.shape
         device = inputs.device
         if self.pixel_mix is None:
             masks = torch.ones(num_members, batch_size, 1, 1, device=device)
             return member_inputs, member_labels.clone(), masks
-
-        # Drawn on the CPU like the pairing: uniform over the slots holding
-        # another image (any slot where there is none).
-        other = image_ids.view(1, 1, -1) != image_ids[pairing].unsqueeze(-1)
+        # Partners uniform over the slots holding another image (another
+        # sample_idx, so not a repeat of the own image; every slot without
+        # sample_idx), drawn on the CPU.
+        ids = [s.metainfo.get('sample_idx') for s in samples]
+        if not all(isinstance(i, Integral) for i in ids):
+            ids = range(batch_size)
+        ids = torch.tensor(ids, dtype=torch.long)
+        other = ids.view(1, 1, -1) != ids[pairing].unsqueeze(-1)
         other |= ~other.any(-1, keepdim=True)
         partner_idx = torch.multinomial(
             other.view(-1, batch_size).float(), 1).view(

@@ -1,5 +1,5 @@
 """M linear classifiers on a shared feature, with MixMo's weighted loss."""
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -12,20 +12,17 @@ from ..utils.member_targets import member_soft_targets
 
 
 def member_loss_weights(kappa: Tensor, r: float) -> Tensor:
-    """MixMo's loss weights ``w_i = M * kappa_i^(1/r) / sum_j kappa_j^(1/r)``.
+    """MixMo's loss weights ``w_i = M kappa_i^(1/r) / sum_j kappa_j^(1/r)``.
 
-    The member that owns more of the mixed feature gets the larger weight;
-    the weights of a sample sum to M. ``r = 1`` gives ``w_i = M * kappa_i``
-    and ``r -> inf`` gives 1 for every member. The weights are constants of
-    the loss (computed under ``no_grad`` from the effective kappa).
+    The member that owns more of the mixed feature weighs more; ``r = 1``
+    gives ``M kappa_i``, ``r -> inf`` gives 1. Constants of the loss.
 
     Args:
-        kappa (Tensor): Effective member shares, shape ``(B, M)``, rows
-            summing to 1.
-        r (float): Re-weighting temperature (the paper uses 3).
+        kappa (Tensor): Effective member shares ``(B, M)``.
+        r (float): Re-weighting temperature (3 in the paper).
 
     Returns:
-        Tensor: Float32 weights of shape ``(B, M)``.
+        Tensor: Float32 weights ``(B, M)``, each row summing to M.
     """
     with torch.no_grad():
         powered = kappa.float().clamp_min(0).pow(1.0 / r)
@@ -35,34 +32,23 @@ def member_loss_weights(kappa: Tensor, r: float) -> Tensor:
 
 @MODELS.register_module()
 class MultiHeadClsHead(ClsHead):
-    """M linear classification heads on one pooled feature.
+    """M linear heads on one pooled feature: head i classifies member i.
 
-    Head ``i`` classifies the image that member ``i`` received. The M heads
-    are stored as one ``nn.Linear(in_channels, M * K)`` (the same parameters
-    as M separate layers, one matrix product). The training loss is
-
-    ``sum_i mean_b( w_bi * CE(head_i(x_b), target_bi) )``
-
-    with :func:`member_loss_weights` and soft targets from
-    :func:`~mmmixmo.models.utils.member_targets.member_soft_targets`; it is
-    logged as one entry per head (``loss_head0``, ``loss_head1``, ...), which
-    mmengine sums (the heads are summed, not averaged, as in the authors'
-    code). The prediction is the ensemble: ``pred_score`` is the softmax of
-    the mean of the head logits, and every DataSample also keeps the
-    ``head_logits`` of shape ``(M, K)`` for the diversity metrics.
+    The heads are one ``nn.Linear(in_channels, M * K)``. The loss is
+    ``sum_i mean_b(w_bi CE(head_i, target_bi))`` (summed over heads, as the
+    authors), logged per head as ``loss_head{i}``; the prediction is the
+    ensemble, the softmax of the mean head logits, and keeps each sample's
+    ``head_logits`` ``(M, K)``.
 
     Args:
-        num_members (int): Number of members/heads M.
+        num_members (int): Number of members M.
         num_classes (int): Number of classes K.
         in_channels (int): Channels of the pooled feature.
-        r (float): Loss re-weighting temperature (``r = 1`` with kappa fixed
-            at ``1/M`` is MIMO's plain sum). Defaults to 3.
-        loss (dict): Config of a per-sample classification loss that accepts
-            soft targets and a ``weight`` argument. Defaults to
-            ``dict(type='CrossEntropyLoss', use_soft=True)``.
-        topk (int | tuple[int]): Kept for compatibility with ClsHead.
-        init_cfg (dict, optional): Initialisation of the linear layer.
-            Defaults to ``dict(type='Normal', layer='Linear', std=0.01)``.
+        r (float): Loss re-weighting temperature, > 0 (see
+            :func:`member_loss_weights`). Defaults to 3.
+        loss (dict): A per-sample loss taking soft targets and ``weight``.
+            Defaults to ``dict(type='CrossEntropyLoss', use_soft=True)``.
+        init_cfg (dict, optional): Initialization config.
     """
 
     def __init__(self,
@@ -71,17 +57,10 @@ class MultiHeadClsHead(ClsHead):
                  in_channels: int,
                  r: float = 3.0,
                  loss: dict = dict(type='CrossEntropyLoss', use_soft=True),
-                 topk: Union[int, Tuple[int]] = (1, ),
                  init_cfg: Optional[dict] = dict(
                      type='Normal', layer='Linear', std=0.01)) -> None:
-        super().__init__(loss=loss, topk=topk, init_cfg=init_cfg)
-        if num_members < 1:
-            raise ValueError('model.head.num_members must be >= 1, got '
-                             f'{num_members}')
-        if num_classes < 1:
-            raise ValueError('model.head.num_classes must be >= 1, got '
-                             f'{num_classes}')
-        if r <= 0:
+        super().__init__(loss=loss, init_cfg=init_cfg)
+        if not r > 0:
             raise ValueError(f'model.head.r must be > 0, got {r}')
         self.num_members = num_members
         self.num_classes = num_classes
@@ -90,88 +69,46 @@ class MultiHeadClsHead(ClsHead):
         self.fc = nn.Linear(in_channels, num_members * num_classes)
 
     def forward(self, feats: Tuple[Tensor]) -> Tensor:
-        """Compute every head's logits.
-
-        Args:
-            feats (tuple[Tensor]): Neck outputs; the last one, of shape
-                ``(B, in_channels)``, is classified.
-
-        Returns:
-            Tensor: Logits of shape ``(B, M, K)``.
-        """
+        """The logits ``(B, M, K)`` of the last feature ``(B, C)``."""
         logits = self.fc(self.pre_logits(feats))
         return logits.view(-1, self.num_members, self.num_classes)
 
     def loss(self, feats: Tuple[Tensor], data_samples: List[DataSample],
-             masks: Tensor, kappa: Tensor) -> dict:
-        """Weighted multi-head loss of a mixed batch.
+             masks: Tensor) -> dict:
+        """Weighted loss of a mixed batch.
 
         Args:
-            feats (tuple[Tensor]): Neck outputs, last of shape
-                ``(B, in_channels)``.
-            data_samples (list[DataSample]): One per slot, with the fields
-                ``member_gt_label`` and optionally ``member_mix_label`` and
-                ``member_pixel_mask`` written by
-                :class:`~mmmixmo.models.data_preprocessors.
-                MixMoDataPreprocessor`.
+            feats (tuple[Tensor]): Neck outputs, the last ``(B, C)``.
+            data_samples (list[DataSample]): The member labels written by
+                ``MixMoDataPreprocessor``.
             masks (Tensor): The mixing block's masks ``(B, M, h, w)``.
-            kappa (Tensor): The effective member shares ``(B, M)``.
 
         Returns:
             dict[str, Tensor]: ``loss_head{i}`` for every head.
         """
-        # float32 loss under autocast (bf16/fp16 logits)
-        logits = self(feats).float()
-        targets = self._member_targets(data_samples, masks)
-        weights = member_loss_weights(kappa, self.r)
-        losses = dict()
-        for i in range(self.num_members):
-            losses[f'loss_head{i}'] = self.loss_module(
-                logits[:, i], targets[:, i], weight=weights[:, i])
-        return losses
+        logits = self(feats).float()  # float32 loss under autocast
 
-    def _member_targets(self, data_samples: Sequence[DataSample],
-                        masks: Tensor) -> Tensor:
-        """Stack the per-slot member labels into ``(B, M, K)`` targets."""
-        sample = data_samples[0]
-        if 'member_gt_label' not in sample:
-            raise KeyError(
-                'MultiHeadClsHead.loss needs the member labels written by '
-                "MixMoDataPreprocessor: set model.data_preprocessor.type="
-                "'MixMoDataPreprocessor'")
-        device = masks.device
-        gt = torch.stack([s.member_gt_label for s in data_samples]).to(device)
-        if gt.size(1) != self.num_members:
-            raise ValueError(
-                f'the data preprocessor built {gt.size(1)} members but '
-                f'model.head.num_members is {self.num_members}')
-        if 'member_mix_label' in sample:
-            mix = torch.stack([s.member_mix_label
-                               for s in data_samples]).to(device)
-            pixel = torch.stack([s.member_pixel_mask
-                                 for s in data_samples]).to(device)
-        else:
-            mix = gt
-            pixel = masks.new_ones(gt.shape + (1, 1))
-        return member_soft_targets(gt, mix, pixel, masks, self.num_classes)
+        def stack(key: str) -> Tensor:
+            return torch.stack([s.get(key) for s in data_samples]).to(
+                masks.device)
+
+        targets = member_soft_targets(
+            stack('member_gt_label'), stack('member_mix_label'),
+            stack('member_pixel_mask'), masks, self.num_classes)
+        weights = member_loss_weights(masks.mean((2, 3)), self.r)
+        return {
+            f'loss_head{i}': self.loss_module(
+                logits[:, i], targets[:, i], weight=weights[:, i])
+            for i in range(self.num_members)
+        }
 
     def predict(
         self,
         feats: Tuple[Tensor],
         data_samples: Optional[List[Optional[DataSample]]] = None
     ) -> List[DataSample]:
-        """Ensemble prediction: softmax of the mean of the head logits.
-
-        Args:
-            feats (tuple[Tensor]): Neck outputs, last of shape
-                ``(B, in_channels)``.
-            data_samples (list[DataSample | None], optional): Samples to
-                write the predictions into; new ones are made when None.
-
-        Returns:
-            list[DataSample]: Samples with ``pred_score`` ``(K, )``,
-            ``pred_label`` and ``head_logits`` ``(M, K)``.
-        """
+        """Ensemble prediction: ``pred_score``, ``pred_label`` and
+        ``head_logits`` ``(M, K)`` on each sample."""
         logits = self(feats).float()
         scores = F.softmax(logits.mean(dim=1), dim=1)
         labels = scores.argmax(dim=1, keepdim=True).detach()

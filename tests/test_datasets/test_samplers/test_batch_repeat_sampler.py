@@ -64,23 +64,15 @@ def test_num_repeats_one_is_plain_batch_sampler():
         assert len(ours) == len(plain)
 
 
-def test_errors():
+@pytest.mark.parametrize('batch_size,num_repeats', [(6, 4), (4, 0),
+                                                     (4, 2.0)])
+def test_errors_name_the_keys(batch_size, num_repeats):
     with pytest.raises(
             ValueError,
-            match=r'train_dataloader\.batch_size '
-            r'\(6\).*train_dataloader\.batch_sampler\.num_repeats '
-            r'\(4\)'):
-        BatchRepeatSampler(range(8), batch_size=6, num_repeats=4)
-    with pytest.raises(
-            ValueError, match=r'train_dataloader\.batch_sampler\.num_repeats'):
-        BatchRepeatSampler(range(8), batch_size=4, num_repeats=0)
-    with pytest.raises(
-            ValueError, match=r'train_dataloader\.batch_sampler\.num_repeats'):
-        BatchRepeatSampler(range(8), batch_size=4, num_repeats=2.0)
-    with pytest.raises(ValueError, match=r'train_dataloader\.batch_size'):
-        BatchRepeatSampler(range(8), batch_size=0, num_repeats=1)
-    with pytest.raises(ValueError, match=r'drop_last'):
-        BatchRepeatSampler(range(8), batch_size=4, drop_last=1)
+            match=rf'train_dataloader\.batch_size \({batch_size}\).*'
+            r'train_dataloader\.batch_sampler\.num_repeats'):
+        BatchRepeatSampler(
+            range(8), batch_size=batch_size, num_repeats=num_repeats)
 
 
 def _train_dataloader_cfg(dataset, num_repeats=4, batch_size=8):

@@ -36,6 +36,7 @@ def _fake_runner(model, epoch, max_epochs=300):
         model=model,
         epoch=epoch,
         max_epochs=max_epochs,
+        train_loop=None,
         logger=InfoRecorder(),
         message_hub=MessageHub(f'test_mixing_prob_{uuid.uuid4().hex}'))
 
@@ -59,23 +60,16 @@ def test_factor_schedule_300_epochs():
 
 
 def test_factor_schedule_1200_epochs():
-    assert mixing_prob_factor(1100, 1200) == 1.0
-    assert mixing_prob_factor(1101, 1200) == pytest.approx(0.99)
-    assert mixing_prob_factor(1199, 1200) == pytest.approx(0.01)
-    assert mixing_prob_factor(1200, 1200) == 0.0
+    assert mixing_prob_factor(1100, 1200, 1 / 12) == 1.0
+    assert mixing_prob_factor(1101, 1200, 1 / 12) == pytest.approx(0.99)
+    assert mixing_prob_factor(1199, 1200, 1 / 12) == pytest.approx(0.01)
+    assert mixing_prob_factor(1200, 1200, 1 / 12) == 0.0
 
 
-def test_factor_errors():
-    with pytest.raises(ValueError, match='decay_fraction'):
-        mixing_prob_factor(1, 300, 0)
-    with pytest.raises(ValueError, match='decay_fraction'):
-        mixing_prob_factor(1, 300, 1.5)
-    with pytest.raises(ValueError, match='1-indexed'):
-        mixing_prob_factor(0, 300)
-    with pytest.raises(ValueError, match='max_epochs'):
-        mixing_prob_factor(1, 0)
-    with pytest.raises(ValueError, match='decay_fraction'):
-        MixingProbHook(decay_fraction=-0.1)
+@pytest.mark.parametrize('fraction', [0, -0.1, 1.5])
+def test_decay_fraction_error_names_the_key(fraction):
+    with pytest.raises(ValueError, match='MixingProbHook.decay_fraction'):
+        MixingProbHook(decay_fraction=fraction)
 
 
 def test_registered():
@@ -91,7 +85,7 @@ def test_resume_at_epoch_276_without_prior_calls():
     runner = _fake_runner(model, epoch=275)
     MixingProbHook().before_train_epoch(runner)
     assert model.mixing.prob_factor == pytest.approx(0.96)
-    assert model.mixing.effective_prob == pytest.approx(0.48)
+    assert model.mixing.prob * model.mixing.prob_factor == pytest.approx(0.48)
     assert len(runner.logger.lines) == 1
     assert '0.4800' in runner.logger.lines[0]
     assert '276/300' in runner.logger.lines[0]
@@ -107,7 +101,7 @@ def test_every_epoch_is_recomputed():
     for epoch in (0, 274, 275, 298, 299, 0):  # 0-indexed, in any order
         runner.epoch = epoch
         hook.before_train_epoch(runner)
-        seen.append(model.mixing.effective_prob)
+        seen.append(model.mixing.prob * model.mixing.prob_factor)
     assert seen == pytest.approx([0.5, 0.5, 0.48, 0.02, 0.0, 0.5])
     history = runner.message_hub.get_scalar('train/mixing_prob')
     assert list(history.data[0]) == pytest.approx(seen)
@@ -119,8 +113,8 @@ def test_wrapped_model_and_several_blocks():
     model.extra = CutOrLinearMixing(num_members=2, prob=1.0)
     runner = _fake_runner(nn.DataParallel(model), epoch=298)
     MixingProbHook().before_train_epoch(runner)
-    assert model.mixing.effective_prob == pytest.approx(0.02)
-    assert model.extra.effective_prob == pytest.approx(0.04)
+    assert model.mixing.prob * model.mixing.prob_factor == pytest.approx(0.02)
+    assert model.extra.prob * model.extra.prob_factor == pytest.approx(0.04)
     hub = runner.message_hub
     assert hub.get_scalar('train/mixing_prob/mixing').current() == \
         pytest.approx(0.02)
@@ -132,8 +126,7 @@ def test_model_without_cut_or_linear_mixing():
     model = nn.Sequential(LinearMixing(), nn.Linear(2, 2))
     runner = _fake_runner(model, epoch=0)
     with pytest.raises(
-            ValueError, match='remove MixingProbHook from '
-            'custom_hooks'):
+            ValueError, match='remove it from custom_hooks'):
         MixingProbHook().before_train_epoch(runner)
 
 
@@ -154,8 +147,8 @@ class RecordingModel(BaseModel):
         self.seen = []
 
     def forward(self, inputs, data_samples=None, mode='tensor'):
-        self.seen.append(self.mixing.effective_prob)
-        mixed = self.mixing([inputs, inputs]).features
+        self.seen.append(self.mixing.prob * self.mixing.prob_factor)
+        mixed, _ = self.mixing([inputs, inputs])
         out = self.fc(mixed.flatten(1))
         if mode == 'loss':
             return dict(loss=out.pow(2).mean())

@@ -1,0 +1,66 @@
+"""Fold a trained MixMo model into the single network it costs at test time."""
+import copy
+import inspect
+from collections import OrderedDict
+from typing import Tuple
+
+import torch
+from mmengine.config import ConfigDict
+
+from .mixmo_classifier import MixMoClassifier
+
+_DEFAULTS = {
+    name: param.default
+    for name, param in inspect.signature(MixMoClassifier).parameters.items()
+}
+
+
+def fold_mixmo(model_cfg: dict, state_dict: dict) -> Tuple[ConfigDict, dict]:
+    """Turn a MixMoClassifier into a plain mmpretrain ``ImageClassifier``.
+
+    At test time every member sees the same image, so the M encoders are one
+    convolution with the summed kernels and biases, and the mean of the M
+    heads' logits is one linear layer with the mean weights and bias. The
+    result has exactly the vanilla network's layers and parameters.
+
+    Args:
+        model_cfg (dict): The ``MixMoClassifier`` config (``cfg.model``).
+        state_dict (dict): Its weights.
+
+    Returns:
+        tuple[ConfigDict, dict]: The ``ImageClassifier`` config (the same
+        backbone and neck, a ``LinearClsHead`` and a ``ClsDataPreprocessor``
+        with the same normalisation) and its weights.
+    """
+    num_members = model_cfg.get('num_members', _DEFAULTS['num_members'])
+    layer = model_cfg.get('encoder_layer', _DEFAULTS['encoder_layer'])
+    head = model_cfg['head']
+    preprocessor = dict(model_cfg.get('data_preprocessor') or {})
+    for key in ('num_members', 'input_repetition_prob', 'pixel_mix'):
+        preprocessor.pop(key, None)
+    preprocessor.update(type='ClsDataPreprocessor')
+    preprocessor.setdefault('num_classes', head['num_classes'])
+    folded_cfg = ConfigDict(
+        type='ImageClassifier',
+        backbone=copy.deepcopy(model_cfg['backbone']),
+        neck=copy.deepcopy(model_cfg.get('neck', _DEFAULTS['neck'])),
+        head=dict(
+            type='LinearClsHead',
+            num_classes=head['num_classes'],
+            in_channels=head['in_channels']),
+        data_preprocessor=preprocessor)
+
+    weights = OrderedDict()
+    for key, value in state_dict.items():
+        if key.startswith('head.fc.'):
+            value = value.view(num_members, -1, *value.shape[1:]).mean(0)
+        if not key.startswith('encoders.'):
+            weights[key] = value
+    for name in ('weight', 'bias'):
+        convs = [
+            state_dict.get(f'encoders.convs.{i}.{name}')
+            for i in range(num_members)
+        ]
+        if convs[0] is not None:
+            weights[f'backbone.{layer}.{name}'] = torch.stack(convs).sum(0)
+    return folded_cfg, weights
