@@ -1,5 +1,6 @@
 import os.path as osp
 import pickle
+import re
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from mmmixmo.datasets import LocalCIFAR10, LocalCIFAR100
 from tests.utils.fake_cifar import make_fake_cifar10, make_fake_cifar100
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def no_download(monkeypatch):
     """Fail the test if mmpretrain tries to download anything."""
 
@@ -30,8 +31,9 @@ def _pickled(path):
 
 
 def test_fake_cifar10_layout(tmp_path):
-    root = make_fake_cifar10(str(tmp_path), num_train=23, num_test=7)
-    folder = osp.join(root, 'cifar-10-batches-py')
+    folder = osp.join(
+        make_fake_cifar10(str(tmp_path), num_train=23, num_test=7),
+        'cifar-10-batches-py')
     sizes = [
         len(_pickled(osp.join(folder, f'data_batch_{i}'))['labels'])
         for i in range(1, 6)
@@ -43,8 +45,7 @@ def test_fake_cifar10_layout(tmp_path):
     assert len(_pickled(osp.join(folder, 'batches.meta'))['label_names']) == 10
 
 
-def test_local_cifar10_reads_fake_data(fake_cifar10_root, no_download):
-    folder = osp.join(fake_cifar10_root, 'cifar-10-batches-py')
+def test_local_cifar10_reads_fake_data(fake_cifar10_root):
     train = LocalCIFAR10(
         data_root=fake_cifar10_root, split='train', check_md5=False)
     test = DATASETS.build(
@@ -56,41 +57,39 @@ def test_local_cifar10_reads_fake_data(fake_cifar10_root, no_download):
     assert isinstance(test, LocalCIFAR10)
     assert len(train) == 64 and len(test) == 32
     assert train.CLASSES == tuple(CIFAR10_CATEGORIES)
-
-    # The first image/label of data_batch_1, converted CHW -> HWC.
-    batch = _pickled(osp.join(folder, 'data_batch_1'))
+    # the first image/label of data_batch_1, CHW -> HWC
+    batch = _pickled(
+        osp.join(fake_cifar10_root, 'cifar-10-batches-py', 'data_batch_1'))
     info = train.get_data_info(0)
     assert info['gt_label'] == batch['labels'][0]
-    expected = batch['data'][0].reshape(3, 32, 32).transpose(1, 2, 0)
-    np.testing.assert_array_equal(info['img'], expected)
-    # Balanced labels: 64 images over 10 classes -> 6 or 7 each.
+    np.testing.assert_array_equal(
+        info['img'], batch['data'][0].reshape(3, 32, 32).transpose(1, 2, 0))
+    # balanced labels: 64 images over 10 classes -> 6 or 7 each
     counts = np.bincount(train.get_gt_labels(), minlength=10)
     assert counts.min() == 6 and counts.max() == 7
 
 
-def test_local_cifar10_checks_md5_by_default(fake_cifar10_root, no_download):
-    with pytest.raises(RuntimeError, match='Cannot find LocalCIFAR10'):
+def test_local_cifar10_checks_md5_by_default(fake_cifar10_root):
+    with pytest.raises(RuntimeError, match='with check_md5=True'):
         LocalCIFAR10(data_root=fake_cifar10_root)
-    # mmpretrain's own class cannot read the fake data either, even without
-    # download: this is why LocalCIFAR10 exists.
+    # mmpretrain's own class cannot read the fake data either
     with pytest.raises(RuntimeError):
         CIFAR10(data_root=fake_cifar10_root, download=False)
-
-
-def test_local_cifar10_keeps_class_md5(fake_cifar10_root):
+    # check_md5=False shadows the md5 lists on the instance only
     LocalCIFAR10(data_root=fake_cifar10_root, check_md5=False)
     assert LocalCIFAR10.train_list[0][1] == CIFAR10.train_list[0][1]
     assert LocalCIFAR10.meta['md5'] == CIFAR10.meta['md5']
 
 
-def test_local_cifar_never_downloads(tmp_path, no_download):
+def test_local_cifar_never_downloads(tmp_path):
     with pytest.raises(ValueError, match='dataset.download must be False'):
         LocalCIFAR10(data_root=str(tmp_path), download=True)
-    with pytest.raises(RuntimeError, match='Cannot find LocalCIFAR10'):
+    missing = f"LocalCIFAR10: dataset.data_root='{tmp_path}' has no complete"
+    with pytest.raises(RuntimeError, match=re.escape(missing)):
         LocalCIFAR10(data_root=str(tmp_path), check_md5=False)
 
 
-def test_local_cifar100_reads_fake_data(tmp_path, no_download):
+def test_local_cifar100_reads_fake_data(tmp_path):
     root = make_fake_cifar100(str(tmp_path), num_train=120, num_test=40)
     train = LocalCIFAR100(data_root=root, split='train', check_md5=False)
     test = LocalCIFAR100(data_root=root, split='test', check_md5=False)
@@ -100,5 +99,5 @@ def test_local_cifar100_reads_fake_data(tmp_path, no_download):
     assert train.get_gt_labels().tolist() == written['fine_labels']
     assert max(written['fine_labels']) == 99
     assert written['coarse_labels'][0] == written['fine_labels'][0] // 5
-    with pytest.raises(RuntimeError, match='Cannot find LocalCIFAR100'):
+    with pytest.raises(RuntimeError, match='LocalCIFAR100: .*cifar-100-py'):
         LocalCIFAR100(data_root=root)

@@ -1,4 +1,3 @@
-"""Tests of the CIFAR-10-C / CIFAR-100-C dataset on a fake archive."""
 import copy
 import os.path as osp
 import pickle
@@ -9,15 +8,11 @@ import torch
 from mmpretrain.datasets import CIFAR10, CIFAR100
 from mmpretrain.registry import DATASETS
 
-import mmmixmo  # noqa: F401  (registers CIFARC)
 from mmmixmo.datasets import CIFARC
-from mmmixmo.datasets.cifar_c import (BENCHMARK_CORRUPTIONS, EXTRA_CORRUPTIONS)
+from mmmixmo.datasets.cifar_c import BENCHMARK_CORRUPTIONS, EXTRA_CORRUPTIONS
 from tests.utils.fake_cifar_c import make_fake_cifar_c
 
 N = 4  # images per severity
-WRITTEN = ('gaussian_noise', 'fog', 'saturate')
-PACK = dict(
-    type='PackInputs', meta_keys=('sample_idx', 'corruption', 'severity'))
 
 
 @pytest.fixture(scope='module')
@@ -26,7 +21,7 @@ def root(tmp_path_factory):
     return make_fake_cifar_c(
         str(tmp_path_factory.mktemp('cifar10_c')),
         num_images=N,
-        corruptions=WRITTEN)
+        corruptions=('gaussian_noise', 'fog', 'saturate'))
 
 
 def _file(root, name):
@@ -38,16 +33,14 @@ def test_fake_archive_has_the_published_layout(root):
     assert labels.shape == (5 * N, ) and labels.dtype == np.uint8
     # the clean test labels, repeated once per severity
     np.testing.assert_array_equal(labels, np.tile(labels[:N], 5))
-    for name in WRITTEN:
-        images = _file(root, name)
-        assert images.shape == (5 * N, 32, 32, 3)
-        assert images.dtype == np.uint8
+    images = _file(root, 'saturate')
+    assert images.shape == (5 * N, 32, 32, 3) and images.dtype == np.uint8
 
 
 def test_samples_are_corruption_then_severity_major(root):
     names = ['fog', 'gaussian_noise']
     dataset = CIFARC(root, corruptions=names)
-    assert len(dataset) == 2 * 5 * N == 40
+    assert len(dataset) == 2 * 5 * N
     labels = _file(root, 'labels')
     images = {name: _file(root, name) for name in names}
     for i in range(len(dataset)):
@@ -55,24 +48,18 @@ def test_samples_are_corruption_then_severity_major(root):
         corruption = names[i // (5 * N)]
         severity = i % (5 * N) // N + 1
         row = (severity - 1) * N + i % N
-        assert (info['corruption'], info['severity'],
-                info['img_index']) == (corruption, severity, row), i
-        assert info['gt_label'] == int(labels[row])
-        assert info['sample_idx'] == i
-        assert info['img'].shape == (32, 32, 3)
+        assert (info['corruption'], info['severity'], info['img_index'],
+                info['gt_label'], info['sample_idx']) == (corruption, severity,
+                                                          row, labels[row], i)
         assert info['img'].dtype == np.uint8
         np.testing.assert_array_equal(info['img'], images[corruption][row])
-    # e.g. sample 13: fog, severity 4, row 13; sample 21: gaussian_noise,
-    # severity 1, row 1
-    assert dataset.get_data_info(13)['severity'] == 4
-    assert dataset.get_data_info(21)['corruption'] == 'gaussian_noise'
+    # sample 21: gaussian_noise, severity 1, row 1
     assert dataset.get_data_info(21)['img_index'] == 1
 
 
 def test_severities_subset_in_given_order(root):
     dataset = CIFARC(root, corruptions=['saturate'], severities=(3, 1))
-    assert len(dataset) == 2 * N
-    rows = [dataset.get_data_info(i)['img_index'] for i in range(2 * N)]
+    rows = [dataset.get_data_info(i)['img_index'] for i in range(len(dataset))]
     assert rows == [8, 9, 10, 11, 0, 1, 2, 3]
     assert [dataset.get_data_info(i)['severity'] for i in (0, N)] == [3, 1]
     single = CIFARC(root, corruptions=['fog'], severities=5)
@@ -85,25 +72,23 @@ def test_all_is_the_15_benchmark_corruptions(tmp_path):
     root = make_fake_cifar_c(str(tmp_path), num_images=N)
     dataset = CIFARC(root)
     assert dataset.corruptions == BENCHMARK_CORRUPTIONS
-    assert len(BENCHMARK_CORRUPTIONS) == 15
-    assert len(dataset) == 15 * 5 * N
+    assert len(BENCHMARK_CORRUPTIONS) == 15 and len(dataset) == 15 * 5 * N
     assert dataset.get_data_info(5 * N)['corruption'] == 'shot_noise'
-    assert dataset.get_data_info(15 * 5 * N - 1)['corruption'] == \
+    assert dataset.get_data_info(len(dataset) - 1)['corruption'] == \
         'jpeg_compression'
-    # the 4 extra corruption files were not written
+    # the 4 extra files were not written: a missing file fails at build
     assert set(EXTRA_CORRUPTIONS).isdisjoint(BENCHMARK_CORRUPTIONS)
-    with pytest.raises(FileNotFoundError, match='speckle_noise.npy'):
+    with pytest.raises(FileNotFoundError, match='speckle_noise.npy not found'):
         CIFARC(root, corruptions='extra')
 
 
 def test_classes_follow_cifar(root, tmp_path):
     c10 = CIFARC(root, corruptions=['fog'])
     assert c10.CLASSES == tuple(CIFAR10.METAINFO['classes'])
-    assert c10.num_classes == 10 and c10.CLASSES[0] == 'airplane'
+    assert c10.CLASSES[0] == 'airplane'
     # 10-class labels are valid CIFAR-100 labels too
     c100 = CIFARC(root, cifar='cifar100', corruptions=['fog'])
     assert c100.CLASSES == tuple(CIFAR100.METAINFO['classes'])
-    assert c100.num_classes == 100
     names = tuple(f'c{k}' for k in range(10))
     assert CIFARC(
         root, corruptions=['fog'], metainfo=dict(classes=names)).CLASSES \
@@ -116,7 +101,7 @@ def test_classes_follow_cifar(root, tmp_path):
     # CIFAR-100 labels are out of range for cifar='cifar10'
     root100 = make_fake_cifar_c(
         str(tmp_path), num_images=100, corruptions=['fog'], num_classes=100)
-    CIFARC(root100, cifar='cifar100', corruptions=['fog'])
+    assert len(CIFARC(root100, cifar='cifar100', corruptions=['fog'])) == 500
     with pytest.raises(
             ValueError,
             match=r'labels in \[0, 99\], outside '
@@ -130,11 +115,14 @@ def test_pipeline_packs_corruption_and_severity(root):
             type='CIFARC',
             data_root=root,
             corruptions=['gaussian_noise', 'fog'],
-            pipeline=[PACK]))
+            pipeline=[
+                dict(
+                    type='PackInputs',
+                    meta_keys=('sample_idx', 'corruption', 'severity'))
+            ]))
     out = dataset[27]  # fog, severity 2, row 7
     sample = out['data_samples']
     assert sample.corruption == 'fog' and sample.severity == 2
-    assert 'corruption' in sample.metainfo_keys()
     assert sample.gt_label.tolist() == [int(_file(root, 'labels')[7])]
     # CHW tensor of the HWC RGB image, no conversion
     torch.testing.assert_close(
@@ -148,8 +136,8 @@ def test_files_are_memory_mapped_and_copies_remap(root):
     assert all(
         isinstance(a, np.memmap) and a.mode == 'r'
         for a in dataset._arrays.values())
-    # Copies never carry (hence never read) the mapped files; they map them
-    # again on first use and give the same images.
+    # copies never carry (hence never read) the mapped files; they map them
+    # again on first use and give the same images
     for copied in (copy.deepcopy(dataset), pickle.loads(pickle.dumps(dataset)),
                    dataset.get_subset([25, 3])):
         assert len(copied._arrays) == 0
@@ -173,16 +161,10 @@ def test_indices_and_lazy_init(root):
     assert len(lazy) == 5 * N
 
 
-@pytest.mark.parametrize('corruptions, match', [
-    ('gaussian', "must be 'all'"),
-    ([], "must be 'all'"),
-    (['fog', 'fgo'], r"unknown names \['fgo'\]"),
-    (['fog', 'fog'], 'twice'),
-])
-def test_bad_corruptions(root, corruptions, match):
+@pytest.mark.parametrize('corruptions',
+                         ['gaussian', [], ['fog', 'fgo'], ['fog', 'fog']])
+def test_bad_corruptions(root, corruptions):
     with pytest.raises(ValueError, match='dataset.corruptions of CIFARC'):
-        CIFARC(root, corruptions=corruptions)
-    with pytest.raises(ValueError, match=match):
         CIFARC(root, corruptions=corruptions)
 
 
@@ -192,30 +174,13 @@ def test_bad_severities(root, severities):
         CIFARC(root, corruptions=['fog'], severities=severities)
 
 
-def test_missing_and_malformed_files(root, tmp_path):
-    with pytest.raises(FileNotFoundError, match='labels.npy not found'):
+def test_missing_files_and_layout_arguments(root, tmp_path):
+    with pytest.raises(
+            FileNotFoundError,
+            match=r"labels.npy not found \(dataset.data_root="):
         CIFARC(str(tmp_path), corruptions=['fog'])
-    with pytest.raises(FileNotFoundError, match='corruption file .*snow.npy'):
+    with pytest.raises(FileNotFoundError, match='snow.npy not found'):
         CIFARC(root, corruptions=['fog', 'snow'])
-
-    bad = tmp_path / 'bad'
-    make_fake_cifar_c(str(bad), num_images=N, corruptions=['fog'])
-    np.save(bad / 'frost.npy', np.zeros((5 * N, 32, 32), np.uint8))
-    np.save(bad / 'snow.npy', np.zeros((5 * N - 1, 32, 32, 3), np.uint8))
-    np.save(bad / 'fog.npy', np.zeros((5 * N, 32, 32, 3), np.float32))
-    for name in ('frost', 'snow', 'fog'):
-        with pytest.raises(ValueError, match=f'{name}.npy must be a uint8'):
-            CIFARC(str(bad), corruptions=[name])
-
-    bad_labels = (np.zeros(5 * N + 1, np.uint8), np.zeros(
-        (5, N), np.uint8), np.zeros(5 * N, np.float32))
-    for labels in bad_labels:
-        np.save(bad / 'labels.npy', labels)
-        with pytest.raises(ValueError, match='labels.npy must be a 1-D'):
-            CIFARC(str(bad), corruptions=['fog'])
-
-
-def test_layout_arguments_are_refused(root):
     for key in ('ann_file', 'data_prefix'):
-        with pytest.raises(ValueError, match=f'{key} is not supported'):
+        with pytest.raises(TypeError, match=key):
             CIFARC(root, corruptions=['fog'], **{key: 'x'})

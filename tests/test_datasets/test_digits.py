@@ -5,7 +5,7 @@ import pytest
 import torch
 from mmpretrain.registry import DATASETS
 from mmpretrain.structures import DataSample
-# A dependency of mmmixmo (requirements.txt, setup.py): fail, do not skip.
+# In requirements.txt: fail, do not skip.
 from sklearn.datasets import load_digits
 
 from mmmixmo.datasets import Digits
@@ -164,23 +164,24 @@ def test_registry_build_and_pipeline():
     assert sample.gt_label.tolist() == [dataset.get_data_info(2)['gt_label']]
 
 
-@pytest.mark.parametrize('kwargs, key', [
-    (dict(split='val'), 'dataset.split'),
-    (dict(img_size=0), 'dataset.img_size'),
-    (dict(img_size=32.0), 'dataset.img_size'),
-    (dict(test_size=9), 'dataset.test_size'),
-    (dict(test_size=1788), 'dataset.test_size'),
-    (dict(seed=-1), 'dataset.seed'),
-    (dict(ann_file='a.txt'), 'dataset.ann_file'),
-    (dict(data_prefix='x'), 'dataset.data_prefix'),
+@pytest.mark.parametrize('kwargs, error, key', [
+    (dict(split='val'), ValueError, 'dataset.split'),
+    (dict(img_size=0), ValueError, 'dataset.img_size'),
+    (dict(img_size=32.0), ValueError, 'dataset.img_size'),
+    (dict(test_size=9), ValueError, r'dataset.test_size .*\[10, 1787\]'),
+    (dict(test_size=1788), ValueError, 'dataset.test_size'),
+    (dict(seed=-1), ValueError, 'dataset.seed'),
+    (dict(ann_file='a.txt'), TypeError, 'ann_file'),
+    (dict(data_prefix='x'), TypeError, 'data_prefix'),
 ])
-def test_invalid_arguments(kwargs, key):
-    with pytest.raises(ValueError, match=key):
+def test_invalid_arguments(kwargs, error, key):
+    with pytest.raises(error, match=key):
         Digits(**kwargs)
 
 
 def test_missing_sklearn_is_explained(monkeypatch):
-    # lazy_init: scikit-learn is not needed until the samples are loaded
+    # lazy_init: scikit-learn (an optional dependency) is needed only when
+    # the samples are loaded
     monkeypatch.setitem(sys.modules, 'sklearn.datasets', None)
     dataset = Digits(split='test', lazy_init=True)
     assert dataset.CLASSES == tuple('0123456789')

@@ -69,9 +69,11 @@ def test_grouped_conv_fan_in_is_per_group():
     check_trunc_kaiming(conv.weight, fan_in=8 * 9)
 
 
-def test_rejects_1d_weight():
+def test_rejects_1d_weight_and_skips_meta_tensors():
     with pytest.raises(ValueError, match='at least 2 dimensions'):
         trunc_kaiming_normal_(torch.empty(5))
+    meta = torch.empty(4, 3, device='meta')
+    assert trunc_kaiming_normal_(meta) is meta
 
 
 def test_layer_selection_leaves_other_layers_untouched():
