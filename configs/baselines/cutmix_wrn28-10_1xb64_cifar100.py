@@ -1,10 +1,6 @@
-# CutMix WRN-28-10 on CIFAR-100 (single network, b = 1).
-# Published by the authors: 84.05 top-1, NLL_c 0.648.
-# Global batch: 1 GPU x 64 = 64 (782 iterations per epoch); lr 0.05.
+# CutMix, WRN-28-10, CIFAR-100: 84.05 top-1 (published).
 _base_ = ['./vanilla_wrn28-10_1xb64_cifar100.py']
 
-# mmpretrain's batch augmentation (alpha = 1, applied to every batch) with
-# soft-target cross-entropy.
 model = dict(
     head=dict(loss=dict(type='CrossEntropyLoss', use_soft=True)),
     train_cfg=dict(augments=dict(type='CutMix', alpha=1.0)))

@@ -1,6 +1,4 @@
-# Vanilla PreActResNet-18-w3 on Tiny ImageNet (single network, b = 1).
-# Published by the authors: 65.78 top-1.
-# Global batch: 1 GPU x 100 = 100 (1000 iterations per epoch); lr 0.2.
+# Vanilla PreActResNet-18-w3, Tiny ImageNet: 65.78 top-1 (published).
 _base_ = ['./vanilla_preact-resnet18-w1_1xb100_tiny-imagenet.py']
 
 model = dict(

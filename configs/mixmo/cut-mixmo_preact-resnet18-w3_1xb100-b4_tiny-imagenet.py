@@ -1,9 +1,4 @@
-# Cut-MixMo, PreActResNet-18-w3, Tiny ImageNet, M = 2, b = 4.
-# Published by the authors: 70.24 top-1, NLL_c 1.19.
-# Global batch: 1 GPU x 100 slots = 100 = 25 distinct images x 4 repeats
-# (4000 iterations per epoch); lr = 0.2 / b = 0.05. For N GPUs divide
-# train_dataloader.batch_size by N, or pass --auto-scale-lr (base 100).
+# Cut-MixMo, PreActResNet-18-w3, Tiny ImageNet, b = 4: 70.24 top-1 (published).
 _base_ = ['./cut-mixmo_preact-resnet18-w1_1xb100-b4_tiny-imagenet.py']
 
-model = dict(
-    backbone=dict(width=3), head=dict(in_channels=1536))
+model = dict(backbone=dict(width=3), head=dict(in_channels=1536))

@@ -5,12 +5,16 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import utils as runner_utils
 
+from tests.conftest import REPO_ROOT
 
-def test_default_runtime_inherits_mmpretrain(repo_root):
+TINY_CIFAR10 = osp.join(REPO_ROOT, 'tests', 'data', 'configs',
+                        'tiny_cifar10.py')
+
+
+def test_default_runtime_inherits_mmpretrain():
     cfg = Config.fromfile(
-        osp.join(repo_root, 'configs', '_base_', 'default_runtime.py'))
-    # Keys of mmpretrain::_base_/default_runtime.py (mmengine tags the dicts
-    # of `mmpretrain::` files with their scope) ...
+        osp.join(REPO_ROOT, 'configs', '_base_', 'default_runtime.py'))
+    # mmpretrain::_base_/default_runtime.py (tagged with its scope) ...
     assert cfg.default_scope == 'mmpretrain'
     assert cfg.default_hooks.checkpoint == dict(
         type='CheckpointHook', interval=1, _scope_='mmpretrain')
@@ -25,11 +29,9 @@ def test_default_runtime_inherits_mmpretrain(repo_root):
         seed=None, deterministic=False, diff_rank_seed=True)
 
 
-def test_every_rank_draws_its_own_mixing_randomness(repo_root, monkeypatch):
-    """What the runner does with ``randomness`` on ranks 0 and 1: the same
-    base seed (broadcast in a real run) gives each rank its own stream."""
-    cfg = Config.fromfile(
-        osp.join(repo_root, 'tests', 'data', 'configs', 'tiny_cifar10.py'))
+def test_every_rank_draws_its_own_mixing_randomness(monkeypatch):
+    """The runner's seeding on ranks 0 and 1 from one broadcast seed."""
+    cfg = Config.fromfile(TINY_CIFAR10)
     assert cfg.randomness.seed == 0 and cfg.randomness.diff_rank_seed
     draws = []
     for rank in (0, 1, 0):
@@ -40,32 +42,33 @@ def test_every_rank_draws_its_own_mixing_randomness(repo_root, monkeypatch):
     assert torch.equal(draws[0], draws[2])  # reproducible per rank
 
 
-def test_tiny_test_config_merges_mmpretrain_bases(repo_root):
-    # tiny Cut-MixMo <- configs/mixmo/... <- our _base_ files <-
+def test_tiny_test_config_merges_mmpretrain_bases():
+    # tiny_cifar10 <- configs/mixmo/... <- configs/_base_/... <-
     # mmpretrain::_base_/datasets/cifar10_bs16.py and default_runtime.py
-    cfg = Config.fromfile(
-        osp.join(repo_root, 'tests', 'data', 'configs', 'tiny_cifar10.py'))
+    cfg = Config.fromfile(TINY_CIFAR10)
     assert cfg.default_scope == 'mmpretrain'
     assert cfg.custom_imports.imports == ['mmmixmo']
-    # From mmpretrain::_base_/datasets/cifar10_bs16.py, merged with ours.
+    # mmpretrain's CIFAR-10 dataset config, merged with ours.
     assert cfg.train_dataloader.sampler.type == 'DefaultSampler'
-    assert cfg.train_dataloader.dataset.pipeline[0].type == 'RandomCrop'
-    assert cfg.train_dataloader.dataset.pipeline[0].padding == 4
+    assert cfg.train_dataloader.dataset.pipeline[0] == dict(
+        type='RandomCrop', crop_size=32, padding=4)
     assert cfg.train_dataloader.dataset.type == 'LocalCIFAR10'
     assert cfg.train_dataloader.dataset.split == 'train'
     assert cfg.val_dataloader.dataset.split == 'test'
-    # From mmpretrain::_base_/default_runtime.py.
+    # mmpretrain's runtime.
     assert cfg.default_hooks.timer.type == 'IterTimerHook'
     assert cfg.default_hooks.sampler_seed.type == 'DistSamplerSeedHook'
-    assert cfg.visualizer.type == 'UniversalVisualizer'
     # Ours, down the chain.
     assert cfg.model.type == 'MixMoClassifier'
+    assert cfg.model.mixing.type == 'CutOrLinearMixing'
     assert cfg.train_dataloader.batch_sampler == dict(
         type='BatchRepeatSampler', num_repeats=2)
     assert [m.type for m in cfg.val_evaluator] == [
         'Accuracy', 'CalibrationMetric', 'EnsembleDiversityMetric'
     ]
     assert cfg.optim_wrapper.optimizer.nesterov is True
-    assert cfg.custom_hooks[0].type == 'MixingProbHook'
+    assert cfg.custom_hooks == [
+        dict(type='MixingProbHook', decay_fraction=1 / 12)
+    ]
     assert cfg.train_cfg == dict(by_epoch=True, max_epochs=2, val_interval=1)
     assert cfg.default_hooks.logger.interval == 1

@@ -1,15 +1,8 @@
-# Tiny ImageNet (200 classes, 64x64) for the paper recipes: horizontal flip and
-# random crop 64 with padding 4 (method doc section 5), 100 images per GPU.
-# Expected layout under data_root (the official tiny-imagenet-200.zip):
-#   wnids.txt, words.txt, train/<wnid>/images/*.JPEG,
-#   val/images/*.JPEG, val/val_annotations.txt
-# MixMo configs add batch repetition through `batch_sampler` (see
-# cifar100_bs64.py).
+# Tiny ImageNet (tiny-imagenet-200.zip in data_root), 100 images per GPU.
 dataset_type = 'TinyImageNet'
 data_root = 'data/tiny-imagenet-200'
 data_preprocessor = dict(
     num_classes=200,
-    # ImageNet RGB statistics; images are loaded as BGR
     mean=[123.675, 116.28, 103.53],
     std=[58.395, 57.12, 57.375],
     to_rgb=True)

@@ -1,6 +1,4 @@
-# MixMo PreActResNet-18-w on Tiny ImageNet with M = 2: two 3x3 stride-2 stems
-# (3 -> 64), mixing on the 32x32 grid, the shared core, two heads.
-# w = 1 by default (configs set backbone.width and head.in_channels = 512 w).
+# Linear-MixMo PreActResNet-18-w1 on Tiny ImageNet, M = 2.
 model = dict(
     type='MixMoClassifier',
     num_members=2,
@@ -8,7 +6,7 @@ model = dict(
         type='PreActResNet', depth=18, width=1, stem_stride=2,
         stem_channels=64),
     encoder_layer='conv1',
-    mixing=dict(type='CutOrLinearMixing', alpha=2.0, prob=0.5),
+    mixing=dict(type='LinearMixing', alpha=2.0),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(
         type='MultiHeadClsHead',
@@ -20,9 +18,6 @@ model = dict(
     data_preprocessor=dict(
         type='MixMoDataPreprocessor',
         num_classes=200,
-        # ImageNet RGB statistics
         mean=[123.675, 116.28, 103.53],
         std=[58.395, 57.12, 57.375],
         to_rgb=True))
-
-custom_hooks = [dict(type='MixingProbHook', decay_fraction=1 / 12)]

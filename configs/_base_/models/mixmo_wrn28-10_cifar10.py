@@ -1,4 +1,4 @@
-# MixMo WRN-28-10 on CIFAR-10 (K = 10, CIFAR-10 normalisation).
+# Linear-MixMo WRN-28-10 on CIFAR-10, M = 2.
 _base_ = ['./mixmo_wrn28-10_cifar100.py']
 
 model = dict(

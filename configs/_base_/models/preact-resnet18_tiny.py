@@ -1,6 +1,4 @@
-# Vanilla PreActResNet-18-w on Tiny ImageNet (64x64): 3x3 stride-2 stem with
-# 64 channels (not multiplied by w), widths 64w..512w, no final BN, heads
-# initialised N(0, 0.01) as in the MixMo authors' code. w = 1 by default.
+# PreActResNet-18-w1 on Tiny ImageNet (the single-network baseline).
 model = dict(
     type='ImageClassifier',
     backbone=dict(

@@ -1,7 +1,4 @@
-# Vanilla WRN-28-10 on CIFAR (the paper's single-network baseline), as in the
-# MixMo authors' code: no dropout, truncated He-normal init for the convs and
-# the classifier. CIFAR-100 (K = 100); wrn28-10_cifar10.py adapts it to
-# CIFAR-10.
+# WRN-28-10 on CIFAR-100 (the single-network baseline).
 model = dict(
     type='ImageClassifier',
     backbone=dict(type='WideResNet', depth=28, widen_factor=10),

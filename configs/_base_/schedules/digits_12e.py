@@ -1,11 +1,4 @@
-# Short CPU schedule for the Digits quickstart: 12 epochs of SGD with Nesterov
-# momentum 0.9, lr 0.1, weight decay 5e-4 (all parameters), linear warm-up
-# over the first epoch updated every iteration (as the paper recipes), then
-# cosine annealing to 0 per iteration over the remaining 11 epochs (instead of
-# the paper's steps, which need hundreds of epochs).
-# The lr is for 64 slots per batch (repeats included) on one process; MixMo
-# leaf configs keep it at b = 2 (the paper's rule lr / b converges too slowly
-# for a 12-epoch budget).
+# Quickstart schedule: 1-epoch warm-up, then cosine to 0 over 11 epochs.
 max_epochs = 12
 
 optim_wrapper = dict(

@@ -1,8 +1,4 @@
-# Tiny ImageNet PreActResNet-18-w schedule of the MixMo authors (method doc
-# section 6), for a global batch of 100 (repeats included) on one GPU: SGD
-# with Nesterov momentum 0.9, lr 0.2 / b (leaf configs set lr), weight decay
-# 1e-4, linear warm-up over the first epoch updated every iteration, lr x0.1
-# at epochs 601 and 901 (1-indexed), 1200 epochs.
+# The authors' Tiny ImageNet schedule for a global batch of 100.
 optim_wrapper = dict(
     optimizer=dict(
         type='SGD', lr=0.2, momentum=0.9, nesterov=True, weight_decay=1e-4))

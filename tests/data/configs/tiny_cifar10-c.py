@@ -1,7 +1,4 @@
-# The CIFAR-10-C test config (configs/corruptions/, Cut-MixMo b = 4) with a
-# WRN-10-1 backbone, batch 16 and no workers, for the end-to-end test of
-# tools/test.py on a fake CIFAR-10-C (tests/utils/fake_cifar_c.py) whose
-# folder the test sets with --cfg-options test_dataloader.dataset.data_root=.
+# Tiny configs/corruptions/ CIFAR-10-C config (WRN-10-1) for tests/test_tools/.
 _base_ = [
     '../../../configs/corruptions/cut-mixmo_wrn28-10_1xb64-b4_cifar10-c.py'
 ]

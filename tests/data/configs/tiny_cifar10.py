@@ -1,10 +1,4 @@
-# A tiny Cut-MixMo for the end-to-end tests of tools/: the real CIFAR-10
-# Cut-MixMo config (b = 2) with a WRN-10-1 backbone, batch 16 (8 distinct
-# images x 2 repeats), no workers, one log line per iteration and a constant
-# learning rate halved after epoch 1.
-# Data: a fake CIFAR-10 (tests/utils/fake_cifar.py) under `data_root`, which
-# the tests set with --cfg-options; `LocalCIFAR10` never downloads and skips
-# the md5 check of the official files.
+# Tiny Cut-MixMo (WRN-10-1, b = 2) on a fake CIFAR-10 for tests/test_tools/.
 _base_ = ['../../../configs/mixmo/cut-mixmo_wrn28-10_1xb64-b2_cifar10.py']
 
 model = dict(

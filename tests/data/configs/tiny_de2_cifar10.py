@@ -1,10 +1,4 @@
-# A tiny 2-member deep ensemble for the tests of EnsembleClassifier with
-# tools/test.py: the real CIFAR-10 ensemble config
-# (configs/ensembles/de2_wrn28-10_cifar10.py) with WRN-10-1 members, batch 16
-# and no workers.
-# Data: a fake CIFAR-10 (tests/utils/fake_cifar.py) under `data_root`, which
-# the tests set with --cfg-options; `LocalCIFAR10` never downloads and skips
-# the md5 check of the official files.
+# Tiny 2-member deep ensemble on a fake CIFAR-10 for tests/test_tools/.
 _base_ = ['../../../configs/ensembles/de2_wrn28-10_cifar10.py']
 
 model = dict(
