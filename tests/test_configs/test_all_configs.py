@@ -135,7 +135,8 @@ def test_config_name_gives_the_mixing_block(path):
 
 
 @pytest.mark.parametrize('name', [
-    'vanilla_wrn10-2_1xb64_imagefolder', 'cut-mixmo_wrn10-2_1xb64-b2_imagefolder'
+    'vanilla_wrn10-2_1xb64_imagefolder',
+    'cut-mixmo_wrn10-2_1xb64-b2_imagefolder'
 ])
 def test_image_folder_configs_read_train_and_val(name, fake_data):
     cfg = Config.fromfile(

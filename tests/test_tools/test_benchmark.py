@@ -1,10 +1,13 @@
-"""tools/analysis_tools/benchmark.py on a tiny model (output, not timing)."""
+"""tools/analysis_tools/benchmark.py on a tiny WRN (figures, not timings)."""
 import importlib.util
 import os.path as osp
 
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmpretrain.models import ImageClassifier
+from mmpretrain.registry import MODELS
 
 from tests.conftest import REPO_ROOT
 
@@ -12,140 +15,131 @@ TOOL = osp.join(REPO_ROOT, 'tools', 'analysis_tools', 'benchmark.py')
 CONFIG = osp.join(REPO_ROOT, 'configs', 'mixmo',
                   'cut-mixmo_wrn28-10_1xb64-b4_cifar100.py')
 # WRN-10-1: widths 16, 32, 64; CIFAR-100 heads on 64 features.
-TINY = [
-    '--cfg-options', 'model.backbone.depth=10',
-    'model.backbone.widen_factor=1', 'model.head.in_channels=64'
-]
+TINY = {
+    'model.backbone.depth': 10,
+    'model.backbone.widen_factor': 1,
+    'model.head.in_channels': 64
+}
+ARGS = ['--device', 'cpu', '--warmup', '0', '--threads', '1',
+        '--cfg-options'] + [f'{k}={v}' for k, v in TINY.items()]
 
 
 @pytest.fixture(scope='module')
 def benchmark():
-    spec = importlib.util.spec_from_file_location('mmmixmo_tools_benchmark',
-                                                  TOOL)
+    spec = importlib.util.spec_from_file_location('benchmark', TOOL)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-def _table(text):
-    """The markdown table of the report: header and rows as cell lists."""
-    lines = [line for line in text.splitlines() if line.startswith('|')]
-    cells = [[c.strip() for c in line.strip('|').split('|')] for line in lines]
-    assert set(''.join(cells[1])) == {'-'}  # separator line
-    return cells[0], cells[2:]
+@pytest.fixture(autouse=True)
+def restore_threads():
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
 
 
 def test_report_tiny_wrn(benchmark, capsys):
-    result = benchmark.main([
-        CONFIG, '--batch-size', '4', '--repeats', '1', '--warmup', '0',
-        '--device', 'cpu', *TINY
-    ])
+    result = benchmark.main([CONFIG, '--batch-size', '4', '--repeats', '3',
+                             *ARGS])
     out = capsys.readouterr().out
-    header, rows = _table(out)
-    assert tuple(header) == benchmark.TABLE_COLUMNS == (
-        'phase', 'model', 'img/s (median)', 'ms/iter (median)',
-        'time ratio MixMo/vanilla', 'ratio min-max', 'peak mem (MiB)')
-    assert [row[:2] for row in rows] == [['train', 'vanilla'],
-                                         ['train', 'mixmo'],
-                                         ['inference', 'vanilla'],
-                                         ['inference', 'mixmo']]
-    for row, values in zip(rows, result['rows']):
-        images_per_s, ms, ratio, peak = map(float,
-                                            (row[2], row[3], row[4], row[6]))
-        assert images_per_s > 0 and ms > 0 and ratio > 0 and peak > 0
-        low, high = map(float, row[5].split('-'))
-        assert 0 < low <= ratio <= high
-        # The cells are the measured values, rounded for printing.
-        assert row[2] == f'{values["images_per_s"]:.2f}'
-        assert row[3] == f'{values["ms_per_iter"]:.2f}'
-        # img/s and ms/iter describe the same median time of 4 images
-        # (compared unrounded: a 1.7 ms cell is only good to 3%).
-        assert values['images_per_s'] == pytest.approx(
-            4000 / values['ms_per_iter'], rel=1e-9)
-    assert rows[0][4] == rows[2][4] == '1.000'  # vanilla is the reference
-
-    # One repeat: the ratio is the one paired measurement.
-    times = result['times']
-    for phase, row in (('train', result['rows'][1]),
-                       ('inference', result['rows'][3])):
-        assert len(times[phase]['mixmo']) == len(times[phase]['vanilla']) == 1
-        assert row['ratio'] == pytest.approx(
-            times[phase]['mixmo'][0] / times[phase]['vanilla'][0])
-
-    # Params: MixMo adds one 3->16 3x3 encoder (no bias) and a second head
-    # (64 * 100 + 100); folding the encoders removes the extra encoder.
-    params = result['params']
-    assert params['mixmo'] - params['vanilla'] == 16 * 3 * 9 + 64 * 100 + 100
-    assert params['mixmo_folded'] == params['vanilla'] + 64 * 100 + 100
-    assert f'Params: vanilla {params["vanilla"]:,} | MixMo ' \
-        f'{params["mixmo"]:,}' in out
-
     lines = out.splitlines()
     assert lines[0] == result['hardware']
     assert lines[0].startswith('Hardware: CPU ')
-    assert 'logical cores' in lines[0] and 'intra-op threads' in lines[0]
-    assert f'torch {torch.__version__}' in lines[0]
-    assert 'Batch: 4 slots of 3x32x32 (MixMo: M=2' in out
-    assert '> 1 means MixMo is slower' in out
+    assert f'torch {torch.__version__}, 1 intra-op threads' in lines[0]
+    assert lines[2].startswith('Batch: 4 slots of 3x32x32 (MixMo: M=2 '
+                               'inputs per slot), fp32; 3 interleaved')
+    table = [[c.strip() for c in line.strip('|').split('|')]
+             for line in lines if line.startswith('|')]
+    assert tuple(table[0]) == benchmark.COLUMNS
+    assert set(''.join(table[1])) == {'-'}
+    assert [row[:2] for row in table[2:]] == [
+        ['train', 'vanilla'], ['train', 'mixmo'], ['inference', 'vanilla'],
+        ['inference', 'mixmo']
+    ]
+    for cells, row in zip(table[2:], result['rows']):
+        times = result['times'][row['phase']]
+        median = sorted(times[row['model']])[1]
+        ratios = sorted(m / v for m, v in zip(times['mixmo'],
+                                              times['vanilla']))
+        assert row['img_per_s'] == pytest.approx(4 / median, rel=1e-12)
+        assert row['ms_per_iter'] == pytest.approx(1e3 * median, rel=1e-12)
+        assert row['ratio'] == (ratios[1] if row['model'] == 'mixmo' else 1)
+        assert 0 < row['peak_mib'] < 100
+        assert cells[2:] == [
+            f'{row["img_per_s"]:.2f}', f'{row["ms_per_iter"]:.2f}',
+            f'{row["ratio"]:.3f}', f'{row["peak_mib"]:.1f}'
+        ]
+    for phase in ('train', 'inference'):
+        assert [len(t) for t in result['times'][phase].values()] == [3, 3]
+    # MixMo adds one 3->16 3x3 encoder (no bias) and a second head.
+    params = result['params']
+    assert params['mixmo'] - params['vanilla'] == 16 * 3 * 9 + 64 * 100 + 100
+    assert (f'Params: MixMo {params["mixmo"]:,}, vanilla (folded) '
+            f'{params["vanilla"]:,}') in out
 
 
-def test_vanilla_counterpart(benchmark):
+def test_vanilla_is_the_vanilla_network_with_folded_weights(benchmark):
     cfg = Config.fromfile(CONFIG)
-    mixmo = benchmark.mixmo_model_cfg(cfg)
-    vanilla = benchmark.vanilla_model_cfg(mixmo)
-    assert vanilla.type == 'ImageClassifier'
-    assert vanilla.backbone == mixmo.backbone
-    assert vanilla.neck == mixmo.neck
-    assert vanilla.head == dict(
-        type='LinearClsHead',
-        num_classes=100,
-        in_channels=640,
-        loss=dict(type='CrossEntropyLoss', loss_weight=1.0))
-    expected = dict(mixmo.data_preprocessor)
-    expected.pop('num_members', None)
-    expected['type'] = 'ClsDataPreprocessor'
-    assert vanilla.data_preprocessor == expected
-    assert vanilla.data_preprocessor.mean == [129.304, 124.070, 112.434]
-    # No neck key: MixMoClassifier's default (global average pooling).
-    del mixmo['neck']
-    assert benchmark.vanilla_model_cfg(mixmo).neck == dict(
-        type='GlobalAveragePooling')
+    cfg.merge_from_dict(TINY)
+    init_default_scope('mmpretrain')
+    models = benchmark.build_models(cfg, seed=0)
+    vanilla_cfg = Config.fromfile(
+        osp.join(REPO_ROOT, 'configs', 'baselines',
+                 'vanilla_wrn28-10_1xb64_cifar100.py'))
+    vanilla_cfg.merge_from_dict(TINY)
+    reference = MODELS.build(vanilla_cfg.model)
+    folded = models['vanilla']
+    assert type(folded) is ImageClassifier
+    assert [(k, p.shape) for k, p in folded.named_parameters()] == \
+        [(k, p.shape) for k, p in reference.named_parameters()]
+    # the same normalisation, and the MixMo ensemble's predictions
+    torch.testing.assert_close(folded.data_preprocessor.mean,
+                               models['mixmo'].data_preprocessor.mean)
+    raw = torch.randint(0, 256, (3, 3, 32, 32), dtype=torch.uint8)
+    with torch.no_grad():
+        scores = [
+            torch.stack([s.pred_score for s in m.eval().test_step(
+                dict(inputs=raw))]) for m in models.values()
+        ]
+    torch.testing.assert_close(scores[0], scores[1], rtol=0, atol=1e-6)
 
 
-def test_input_size_and_errors(benchmark):
-    assert benchmark.infer_img_size(Config.fromfile(CONFIG)) == (32, 32)
+def test_input_errors(benchmark):
     tiny_imagenet = osp.join(
         REPO_ROOT, 'configs', 'mixmo',
         'cut-mixmo_preact-resnet18-w1_1xb100-b4_tiny-imagenet.py')
-    assert benchmark.infer_img_size(
-        Config.fromfile(tiny_imagenet)) == (64, 64)
+    for config, size in ((CONFIG, (32, 32)), (tiny_imagenet, (64, 64))):
+        assert benchmark.train_img_size(Config.fromfile(config)) == size
     with pytest.raises(ValueError, match='pass --img-size'):
-        benchmark.infer_img_size(Config(dict(train_dataloader=dict())))
+        benchmark.train_img_size(
+            Config(dict(train_dataloader=dict(dataset=dict(pipeline=[])))))
     vanilla = osp.join(REPO_ROOT, 'configs', 'baselines',
                        'vanilla_wrn28-10_1xb64_cifar100.py')
     with pytest.raises(ValueError, match="model.type='ImageClassifier'"):
-        benchmark.mixmo_model_cfg(Config.fromfile(vanilla))
+        benchmark.main([vanilla, *ARGS])
     with pytest.raises(SystemExit):
         benchmark.parse_args([CONFIG, '--repeats', '0'])
 
 
 def test_amp_on_cpu_runs_under_bfloat16_autocast(benchmark, capsys,
                                                  monkeypatch):
-    dtypes = []
-    forward = benchmark.MixMoClassifier.forward
+    calls = []
+    forward = ImageClassifier.forward
 
     def recording_forward(self, *args, **kwargs):
-        dtypes.append(torch.get_autocast_dtype('cpu')
-                      if torch.is_autocast_enabled('cpu') else None)
+        calls.append((type(self).__name__, kwargs.get('mode'),
+                      torch.get_autocast_dtype('cpu')
+                      if torch.is_autocast_enabled('cpu') else None))
         return forward(self, *args, **kwargs)
 
-    monkeypatch.setattr(benchmark.MixMoClassifier, 'forward',
-                        recording_forward)
-    result = benchmark.main([
-        CONFIG, '--batch-size', '2', '--repeats', '1', '--warmup', '0',
-        '--device', 'cpu', '--amp', *TINY
-    ])
+    monkeypatch.setattr(ImageClassifier, 'forward', recording_forward)
+    benchmark.main([CONFIG, '--batch-size', '2', '--repeats', '1', '--amp',
+                    *ARGS])
     assert 'amp bfloat16' in capsys.readouterr().out
-    assert len(result['rows']) == 4
-    # MixMo's train and inference steps both ran under bfloat16 autocast.
-    assert dtypes and set(dtypes) == {torch.bfloat16}
+    # Both models' train steps and inferences ran under bfloat16 autocast.
+    assert {call[:2] for call in calls} == {
+        (name, mode) for name in ('ImageClassifier', 'MixMoClassifier')
+        for mode in ('loss', 'predict')
+    }
+    assert {call[2] for call in calls} == {torch.bfloat16}

@@ -1,19 +1,23 @@
-"""tools/deployment/export_mixmo.py, in-process, on a tiny checkpoint.
+"""tools/deployment/export_mixmo.py on a tiny MixMo checkpoint.
 
 The model of tests/data/configs/tiny_cifar10.py (Cut-MixMo WRN-10-1, M = 2,
-K = 10, CIFAR-10 normalisation) with perturbed BN statistics is saved with
-mmengine's ``save_checkpoint``; the tool folds, exports, reloads and checks
-it, and the tests reload the file again on a batch of another size.
+K = 10, CIFAR-10 normalisation) with random BN statistics and heads.
 """
 import importlib.util
+import os
 import os.path as osp
+import subprocess
+import sys
 import warnings
 
+import mmengine
 import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import save_checkpoint
+from mmpretrain import ImageClassificationInferencer, get_model
+from mmpretrain.models import ImageClassifier
 from mmpretrain.registry import MODELS
 
 import mmmixmo  # noqa: F401
@@ -21,28 +25,21 @@ from tests.conftest import REPO_ROOT
 from tests.utils.models import randomize_weights
 
 CONFIG = osp.join(REPO_ROOT, 'tests', 'data', 'configs', 'tiny_cifar10.py')
-TOOL = osp.join(REPO_ROOT, 'tools', 'deployment', 'export_mixmo.py')
+TOOLS = osp.join(REPO_ROOT, 'tools')
 # WRN-10-1 with Linear(64, 10); MixMo adds a 3x3 conv 3 -> 16 and a
 # Linear(64, 10).
 VANILLA_PARAMS = 77_850
 MIXMO_PARAMS = VANILLA_PARAMS + 432 + 650
+CLASSES = [f'class{i}' for i in range(10)]
 
 
 @pytest.fixture(scope='module')
 def tool():
-    spec = importlib.util.spec_from_file_location('mmmixmo_tools_export',
-                                                  TOOL)
+    spec = importlib.util.spec_from_file_location(
+        'export_mixmo', osp.join(TOOLS, 'deployment', 'export_mixmo.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope='module')
@@ -53,108 +50,161 @@ def checkpoint(tmp_path_factory):
     model = MODELS.build(Config.fromfile(CONFIG).model)
     randomize_weights(model, linear_std=0.5)
     path = str(tmp_path_factory.mktemp('export') / 'epoch_1.pth')
-    save_checkpoint(model.state_dict(), path)
+    meta = dict(dataset_meta=dict(classes=CLASSES))
+    save_checkpoint(dict(meta=meta, state_dict=model.state_dict()), path)
     return dict(path=path, model=model.eval())
 
 
-@pytest.mark.parametrize('fmt,with_preprocess', [('torchscript', False),
-                                                 ('torchscript', True),
-                                                 ('export', True)])
-def test_export_round_trip(tool, checkpoint, tmp_path, capsys, fmt,
-                           with_preprocess):
-    out = str(tmp_path / f'folded{tool.FORMATS[fmt]}')
-    argv = [
-        CONFIG, checkpoint['path'], '--out', out, '--format', fmt,
-        '--time-repeats', '20'
-    ]
-    if with_preprocess:
-        argv.append('--with-preprocess')
-    result = tool.main(argv)
-    printed = capsys.readouterr().out
-    assert result['max_abs_diff'] <= 1e-5
-    assert result['params_mixmo'] == MIXMO_PARAMS
-    assert result['params_exported'] == VANILLA_PARAMS
-    assert result['params_vanilla'] == VANILLA_PARAMS
-    assert (f'parameters: MixMo {MIXMO_PARAMS:,}, exported '
-            f'{VANILLA_PARAMS:,}, vanilla {VANILLA_PARAMS:,}') in printed
-    assert 'max abs diff to the MixMo model' in printed
-    # Timed forward (fastest of 20 interleaved runs each): the exported
-    # model costs what the vanilla network costs. Generous bound: CPU timing
-    # on a shared machine; measured 0.8-0.9 (TorchScript) and 1.1-1.2
-    # (torch.export's module, with the normalisation inside).
-    ratio = result['ms_exported'] / result['ms_vanilla']
-    assert 1 / 1.5 <= ratio <= 1.5, result
-    assert (f'exported {result["ms_exported"]:.2f} ms, vanilla '
-            f'{result["ms_vanilla"]:.2f} ms, ratio {ratio:.3f}') in printed
-
-    # Reload the file and compare with the MixMo model on another batch
-    # size than the example's (4).
-    model = checkpoint['model']
-    raw = torch.randint(0, 256, (3, 3, 32, 32), dtype=torch.uint8)
+def mixmo_outputs(model, raw, logits=False):
     with torch.no_grad():
-        want = torch.stack(
-            [s.pred_score for s in model.test_step(dict(inputs=raw))])
-        # TorchScript casts any raw dtype; torch.export fixes float32
-        inputs = raw if fmt == 'torchscript' else raw.float()
-        if not with_preprocess:
-            inputs = model.data_preprocessor(dict(inputs=raw))['inputs']
-        exported = tool.load_exported(out, fmt)
-        got = exported(inputs)
-    assert got.shape == (3, 10)
-    assert want.max(1).values.min() > 0.15  # not a uniform prediction
-    assert (got - want).abs().max() <= 1e-5
-    if fmt == 'torchscript':
-        assert isinstance(exported, torch.jit.ScriptModule)
-    else:
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore', FutureWarning)
-            program = torch.export.load(out)
-        assert isinstance(program, torch.export.ExportedProgram)
-
-
-def test_export_logits_and_default_out(tool, checkpoint, tmp_path):
-    ckpt = tmp_path / 'model.pth'
-    ckpt.write_bytes(open(checkpoint['path'], 'rb').read())
-    result = tool.main([
-        CONFIG,
-        str(ckpt), '--logits', '--img-size', '24', '--batch-size', '2',
-        '--time-repeats', '0'
+        samples = model.test_step(dict(inputs=raw))
+    return torch.stack([
+        s.head_logits.mean(0) if logits else s.pred_score for s in samples
     ])
-    assert result['out'] == str(tmp_path / 'model_folded.pt')
-    assert 'ms_exported' not in result and 'ms_vanilla' not in result
+
+
+@pytest.mark.parametrize('fmt,with_preprocess,logits', [
+    ('torchscript', False, False),
+    ('torchscript', True, False),
+    ('torchscript', False, True),
+    ('export', True, False),
+    ('export', False, True),
+])
+def test_traced_round_trip(tool, checkpoint, tmp_path, capsys, fmt,
+                           with_preprocess, logits):
+    out = str(tmp_path / f'folded{tool.SUFFIXES[fmt]}')
+    argv = [CONFIG, checkpoint['path'], '--out', out, '--format', fmt]
+    argv += ['--with-preprocess'] * with_preprocess + ['--logits'] * logits
+    result = tool.main(argv)
     assert result['max_abs_diff'] <= 1e-5
+    assert (result['params_mixmo'], result['params_folded']) == \
+        (MIXMO_PARAMS, VANILLA_PARAMS)
+    printed = capsys.readouterr().out
+    assert f'wrote {out}\nmax abs diff to the MixMo model: ' \
+        f'{result["max_abs_diff"]:.3g} (atol 1e-05, 4 images 32x32)\n' \
+        f'parameters: MixMo {MIXMO_PARAMS:,}, folded {VANILLA_PARAMS:,}' \
+        in printed
+
+    # Reload the file: another batch and image size than the example's.
     model = checkpoint['model']
-    raw = torch.randint(0, 256, (2, 3, 24, 24)).float()
+    raw = torch.randint(0, 256, (3, 3, 40, 24), dtype=torch.uint8)
+    want = mixmo_outputs(model, raw, logits)
+    assert want.shape == (3, 10)
+    if not logits:
+        assert want.max(1).values.min() > 0.15  # not a uniform prediction
+    inputs = raw.float() if with_preprocess else model.data_preprocessor(
+        dict(inputs=raw))['inputs']
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', FutureWarning)
+        exported = (torch.jit.load(out) if fmt == 'torchscript' else
+                    torch.export.load(out).module())
     with torch.no_grad():
-        inputs = model.data_preprocessor(dict(inputs=raw))['inputs']
-        logits = torch.stack([
-            s.head_logits for s in model(inputs, mode='predict')
-        ]).mean(1)
-        got = tool.load_exported(result['out'], 'torchscript')(inputs)
-    assert (got - logits).abs().max() <= 1e-5
+        assert (exported(inputs) - want).abs().max() <= 1e-5
+        if fmt == 'torchscript' and with_preprocess:  # casts raw uint8
+            assert (exported(raw) - want).abs().max() <= 1e-5
 
 
-def test_args(tool):
+@pytest.fixture(scope='module')
+def folded(tool, checkpoint, tmp_path_factory):
+    """The checkpoint written as an mmpretrain config and checkpoint."""
+    root = str(tmp_path_factory.mktemp('folded') / 'tiny_folded')
+    result = tool.main([CONFIG, checkpoint['path'], '--out', root + '.pth',
+                        '--format', 'mmpretrain'])
+    assert result['max_abs_diff'] <= 1e-5
+    assert result['params_folded'] == VANILLA_PARAMS
+    return root
+
+
+def test_mmpretrain_config_and_checkpoint(folded, checkpoint):
+    cfg = Config.fromfile(folded + '.py')
+    assert cfg.model == dict(
+        type='ImageClassifier',
+        backbone=dict(type='WideResNet', depth=10, widen_factor=1),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(type='LinearClsHead', num_classes=10, in_channels=64),
+        data_preprocessor=dict(
+            type='ClsDataPreprocessor',
+            num_classes=10,
+            mean=[125.307, 122.961, 113.8575],
+            std=[51.5865, 50.847, 51.255],
+            to_rgb=False))
+    assert Config.fromfile(CONFIG).custom_hooks[0].type == 'MixingProbHook'
+    assert cfg.custom_hooks == []
+    assert cfg.test_evaluator == Config.fromfile(CONFIG).test_evaluator
+
+    model = get_model(folded + '.py', pretrained=folded + '.pth')
+    assert type(model) is ImageClassifier
+    assert sum(p.numel() for p in model.parameters()) == VANILLA_PARAMS
+    assert model._dataset_meta['classes'] == CLASSES
+
+    # mmpretrain's inferencer: HWC images through the config's pipeline.
+    images = torch.randint(0, 256, (5, 32, 32, 3), dtype=torch.uint8)
+    inferencer = ImageClassificationInferencer(
+        folded + '.py', pretrained=folded + '.pth', device='cpu')
+    results = inferencer(list(images.numpy()), batch_size=5)
+    want = mixmo_outputs(checkpoint['model'], images.permute(0, 3, 1, 2))
+    got = torch.stack([torch.as_tensor(r['pred_scores']) for r in results])
+    assert want.max(1).values.min() > 0.15
+    assert (got - want).abs().max() <= 1e-5
+    assert [r['pred_class'] for r in results] == [
+        CLASSES[i] for i in want.argmax(1)
+    ]
+
+
+def test_tools_test_gives_the_mixmo_metrics(folded, checkpoint, tmp_path,
+                                            fake_cifar10_root):
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    env.pop('PYTHONPATH', None)
+    metrics = {}
+    for name, config, ckpt in (('mixmo', CONFIG, checkpoint['path']),
+                               ('folded', folded + '.py', folded + '.pth')):
+        out = str(tmp_path / f'{name}.pkl')
+        subprocess.run([
+            sys.executable,
+            osp.join(TOOLS, 'test.py'), config, ckpt, '--work-dir',
+            str(tmp_path / name), '--out', out, '--out-item', 'metrics',
+            '--cfg-options',
+            f'test_dataloader.dataset.data_root={fake_cifar10_root}'
+        ], cwd=str(tmp_path), env=env, check=True, timeout=300)
+        metrics[name] = mmengine.load(out)
+    # The folded network has no heads to compare: no diversity keys.
+    shared = {
+        key: value
+        for key, value in metrics['mixmo'].items()
+        if not key.startswith('diversity/')
+    }
+    assert 'accuracy/top1' in shared and 'calibration/ece' in shared
+    assert metrics['folded'] == pytest.approx(shared, abs=1e-5)
+
+
+def test_errors(tool, checkpoint, tmp_path, monkeypatch):
+    vanilla = osp.join(REPO_ROOT, 'configs', 'quickstart',
+                       'vanilla_wrn16-1_1xb64_digits.py')
+    with pytest.raises(SystemExit, match="model.type='ImageClassifier'"):
+        tool.main([vanilla, checkpoint['path']])
+    with pytest.raises(SystemExit):
+        tool.parse_args([CONFIG, 'a.pth', '--format', 'mmpretrain',
+                         '--logits'])
+    # A wrong fold (a head sum, not a mean) fails the check.
+    fold = tool.fold_mixmo
+
+    def bad_fold(model_cfg, state_dict):
+        folded_cfg, weights = fold(model_cfg, state_dict)
+        weights['head.fc.weight'] = weights['head.fc.weight'] * 2
+        return folded_cfg, weights
+
+    monkeypatch.setattr(tool, 'fold_mixmo', bad_fold)
+    with pytest.raises(SystemExit, match='differs from the MixMo model'):
+        tool.main([CONFIG, checkpoint['path'], '--out',
+                   str(tmp_path / 'bad.pt')])
+
+
+def test_default_out(tool):
     args = tool.parse_args([CONFIG, 'work/epoch_3.pth'])
-    assert args.format == 'torchscript' and args.out == \
-        'work/epoch_3_folded.pt'
+    assert (args.out, args.format, args.atol, args.img_size) == \
+        ('work/epoch_3_folded.pt', 'torchscript', 1e-5, 32)
     assert not args.with_preprocess and not args.logits
-    assert args.atol == 1e-5 and args.img_size is None
-    assert args.time_repeats == 10
-    args = tool.parse_args(
-        [CONFIG, 'a.pth', '--format', 'export', '--img-size', '64', '48'])
-    assert args.out == 'a_folded.pt2' and args.img_size == [64, 48]
-    with pytest.raises(SystemExit):
-        tool.parse_args([CONFIG, 'a.pth', '--img-size', '1', '2', '3'])
-    with pytest.raises(SystemExit):
-        tool.parse_args([CONFIG, 'a.pth', '--format', 'onnx'])
-    with pytest.raises(SystemExit):
-        tool.parse_args([CONFIG, 'a.pth', '--time-repeats', '-1'])
-
-
-def test_rejects_a_vanilla_config(tool, checkpoint):
-    cfg = Config.fromfile(
-        osp.join(REPO_ROOT, 'configs', 'quickstart',
-                 'vanilla_wrn16-1_1xb64_digits.py'))
-    with pytest.raises(TypeError, match="'MixMoClassifier'"):
-        tool.build_model(cfg, checkpoint['path'])
+    for fmt, out in (('export', 'work/epoch_3_folded.pt2'),
+                     ('mmpretrain', 'work/epoch_3_folded')):
+        args = tool.parse_args([CONFIG, 'work/epoch_3.pth', '--format', fmt])
+        assert args.out == out

@@ -1,37 +1,28 @@
 """Helpers shared by the tests of the mixing blocks."""
-from typing import Sequence
-
 import torch
+from torch import Tensor
 
 
-def record_draws(monkeypatch,
-                 mixing,
-                 names: Sequence[str] = ('sample_kappa', 'sample_owner')):
-    """Record what the block's ``sample_*`` methods drew for the last batch.
-
-    Returns a dict filled on every call: ``rec['kappa']``, ``rec['owner']``
-    (and e.g. ``rec['layout']`` for ``'sample_layout'``).
-    """
-    rec = {}
-    for name in names:
-        real = getattr(mixing, name)
-        key = name[len('sample_'):]
-
-        def wrapper(*args, _real=real, _key=key, **kwargs):
-            rec[_key] = _real(*args, **kwargs)
-            return rec[_key]
-
-        monkeypatch.setattr(mixing, name, wrapper)
-    return rec
-
-
-def is_binary(mask: torch.Tensor) -> bool:
+def is_binary(mask: Tensor) -> bool:
     """Whether every value of ``mask`` is 0 or 1."""
     return bool(((mask == 0) | (mask == 1)).all())
 
 
-def boundary_fraction(masks: torch.Tensor) -> float:
-    """Fraction of 4-neighbour pairs with different values (0.5 if iid)."""
-    rows = (masks[:, 1:] != masks[:, :-1]).float().mean()
-    cols = (masks[:, :, 1:] != masks[:, :, :-1]).float().mean()
-    return ((rows + cols) / 2).item()
+def record_draws(monkeypatch, block) -> dict:
+    """Record the ``kappa`` ``(B, M)`` and the ``owner`` of a binary-mask
+    block's last batch."""
+    rec = {}
+    sample_kappa, owner_masks = block.sample_kappa, block.owner_masks
+
+    def record_kappa(*args):
+        rec['kappa'] = sample_kappa(*args)
+        return rec['kappa']
+
+    def record_owner(area, height, width):
+        columns = rec['kappa'].unbind(1)
+        rec['owner'] = [torch.equal(area, k) for k in columns].index(True)
+        return owner_masks(area, height, width)
+
+    monkeypatch.setattr(block, 'sample_kappa', record_kappa)
+    monkeypatch.setattr(block, 'owner_masks', record_owner)
+    return rec

@@ -1,4 +1,5 @@
 """Base class of the MixMo mixing blocks."""
+import math
 from abc import abstractmethod
 from typing import List, Optional, Tuple
 
@@ -29,8 +30,9 @@ class BaseMixing(BaseModule):
                  alpha: Optional[float] = 2.0,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        if alpha is not None and not alpha > 0:
-            raise ValueError(f'model.mixing.alpha must be > 0, got {alpha}')
+        if alpha is not None and not 0 < alpha < math.inf:
+            raise ValueError(
+                f'model.mixing.alpha must be finite and > 0, got {alpha}')
         self.num_members = num_members
         self.alpha = alpha
 

@@ -33,9 +33,9 @@ class CowMixMixing(BinaryMaskMixing):
                  **kwargs) -> None:
         super().__init__(**kwargs)
         low, high = sigma_range
-        if not 0 < low <= high:
+        if not 0 < low <= high < math.inf:
             raise ValueError('model.mixing.sigma_range must be (low, high) '
-                             f'with 0 < low <= high, got {sigma_range}')
+                             f'with 0 < low <= high < inf, got {sigma_range}')
         self.sigma_range = (float(low), float(high))
 
     def owner_masks(self, area: Tensor, height: int, width: int) -> Tensor:

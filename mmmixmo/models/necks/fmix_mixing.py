@@ -1,4 +1,6 @@
 """FMix-MixMo mixing block."""
+import math
+
 import torch
 from mmpretrain.registry import MODELS
 from torch import Tensor
@@ -24,9 +26,9 @@ class FMixMixing(BinaryMaskMixing):
 
     def __init__(self, decay_power: float = 3.0, **kwargs) -> None:
         super().__init__(**kwargs)
-        if not decay_power > 0:
-            raise ValueError('model.mixing.decay_power must be > 0, got '
-                             f'{decay_power}')
+        if not 0 < decay_power < math.inf:
+            raise ValueError('model.mixing.decay_power must be finite and '
+                             f'> 0, got {decay_power}')
         self.decay_power = decay_power
 
     def owner_masks(self, area: Tensor, height: int, width: int) -> Tensor:

@@ -32,6 +32,9 @@ class PatchUpMixing(BinaryMaskMixing):
         super().__init__(**kwargs)
         if isinstance(patch_size, int):
             patch_size = (patch_size, patch_size)
+        if min(patch_size) < 1:
+            raise ValueError('model.mixing.patch_size must be >= 1, got '
+                             f'{patch_size}')
         self.patch_size = tuple(patch_size)
 
     def owner_masks(self, area: Tensor, height: int, width: int) -> Tensor:

@@ -64,8 +64,7 @@ def test_num_repeats_one_is_plain_batch_sampler():
         assert len(ours) == len(plain)
 
 
-@pytest.mark.parametrize('batch_size,num_repeats', [(6, 4), (4, 0),
-                                                     (4, 2.0)])
+@pytest.mark.parametrize('batch_size,num_repeats', [(6, 4), (4, 0), (4, 2.0)])
 def test_errors_name_the_keys(batch_size, num_repeats):
     with pytest.raises(
             ValueError,

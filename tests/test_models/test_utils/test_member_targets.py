@@ -1,35 +1,48 @@
-import pytest
 import torch
 
-from mmmixmo.models.utils import member_soft_targets, visible_own_ratio
+from mmmixmo.models.utils import member_soft_targets
 
 
-def test_ratio_without_pixel_mix_is_one():
-    pixel = torch.ones(3, 2, 1, 1)
-    masks = torch.rand(3, 2, 4, 4)
-    assert torch.allclose(visible_own_ratio(pixel, masks), torch.ones(3, 2))
+def own_ratio(pixel_masks, feature_masks):
+    """The own-label share r of targets ``[r, 1 - r, 0]`` (own 0, mix 1)."""
+    batch_size, num_members = pixel_masks.shape[:2]
+    gt = torch.zeros(batch_size, num_members, dtype=torch.long)
+    targets = member_soft_targets(gt, gt + 1, pixel_masks, feature_masks, 3)
+    assert targets.dtype == torch.float32
+    torch.testing.assert_close(targets[..., 1], 1 - targets[..., 0])
+    assert (targets[..., 2] == 0).all()
+    return targets[..., 0]
 
 
-def test_ratio_counts_only_visible_pixels():
-    # 4x4 input; the partner box covers the top-left 2x2 quarter
-    pixel = torch.ones(1, 1, 4, 4)
-    pixel[0, 0, :2, :2] = 0
-    # feature mask on a 2x2 grid: the member keeps the top row only
-    feature = torch.tensor([[[[1., 1.], [0., 0.]]]])
-    # visible pixels: top half (8), own among them: 4 -> 0.5
-    assert visible_own_ratio(pixel, feature).item() == pytest.approx(0.5)
-    # linear feature mixing: the plain pixel share 12/16
-    linear = torch.full((1, 1, 1, 1), 0.3)
-    assert visible_own_ratio(pixel, linear).item() == pytest.approx(0.75)
+def test_ratio_of_the_visible_pixels_by_hand():
+    # 4x4 pixels, label 1 pasted on the top-left 2x2 quarter (own share 3/4)
+    quarter = torch.ones(4, 4)
+    quarter[:2, :2] = 0
+    # or on the top half (own share 1/2)
+    half = torch.ones(4, 4)
+    half[:2] = 0
+    pixel = torch.stack([torch.ones(4, 4), quarter, quarter, half, quarter])
+    # feature masks on a 2x2 grid (nearest to 4x4)
+    feature = torch.tensor([
+        [[0.3, 0.7], [0.2, 0.9]],  # no pixel mix: 1
+        [[0., 0.], [1., 1.]],  # only the bottom half visible: all own, 1
+        [[1., 1.], [1., 0.]],  # 12 visible pixels, 8 own: 2/3
+        [[1., 1.], [0., 0.]],  # only the pasted half visible: 0 -> 0.5
+        [[0., 0.], [0., 0.]],  # hidden: the plain pixel share 3/4
+    ])
+    ratio = own_ratio(pixel.unsqueeze(1), feature.unsqueeze(1))
+    torch.testing.assert_close(
+        ratio, torch.tensor([1., 1., 2 / 3, 0.5, 0.75]).view(5, 1))
 
 
-def test_soft_targets_floor_at_half():
-    gt = torch.tensor([[0, 1]])
-    mix = torch.tensor([[2, 2]])
-    pixel = torch.tensor([0.2, 0.9]).view(1, 2, 1, 1)
-    feature = torch.full((1, 2, 1, 1), 0.5)
-    t = member_soft_targets(gt, mix, pixel, feature, num_classes=3)
-    # own share 0.2 is raised to 0.5; 0.9 is kept
-    assert torch.allclose(t[0, 0], torch.tensor([0.5, 0.0, 0.5]))
-    assert torch.allclose(t[0, 1], torch.tensor([0.0, 0.9, 0.1]))
-    assert torch.allclose(t.sum(-1), torch.ones(1, 2))
+def test_ratio_with_constant_masks():
+    # linear feature mixing: the plain pixel share 3/4
+    quarter = torch.ones(1, 1, 4, 4)
+    quarter[..., :2, :2] = 0
+    ratio = own_ratio(quarter, torch.full((1, 1, 1, 1), 0.3))
+    torch.testing.assert_close(ratio, torch.tensor([[0.75]]))
+    # pixel mixup (constant own share 0.8, or 0.2 floored at 0.5)
+    pixel = torch.tensor([0.8, 0.2]).view(1, 2, 1, 1)
+    feature = torch.rand(1, 2, 8, 8)
+    ratio = own_ratio(pixel, feature)
+    torch.testing.assert_close(ratio, torch.tensor([[0.8, 0.5]]))
