@@ -28,6 +28,7 @@ from mmpretrain.datasets.categories import CIFAR10_CATEGORIES
 from mmpretrain.registry import DATASETS, MODELS
 
 import mmmixmo  # noqa: F401  (registers the models, patches the loader)
+from mmmixmo.models.classifiers import merge_ensemble_checkpoints
 from tests.conftest import REPO_ROOT
 from tests.utils.models import randomize_weights
 
@@ -118,7 +119,7 @@ def _member_scores(cfg: Config, paths: List[str],
 
 
 def test_merge_keys_tensors_and_meta(tool, members):
-    merged = tool.merge_ensemble_checkpoints(members['paths'])
+    merged = merge_ensemble_checkpoints(members['paths'])
     assert set(merged) == {'meta', 'state_dict'}
     for i, model in enumerate(members['models']):
         own = model.state_dict()
@@ -162,7 +163,7 @@ def test_merged_file_loads_into_the_ensemble(tool, members, cfg, tmp_path):
 def test_module_prefix_and_bare_state_dicts(tool, members):
     own = members['models'][0].state_dict()
     wrapped = {f'module.{k}': v for k, v in own.items()}
-    merged = tool.merge_ensemble_checkpoints([wrapped, dict(own)])
+    merged = merge_ensemble_checkpoints([wrapped, dict(own)])
     assert set(merged['state_dict']) == {
         f'members.{i}.{k}'
         for i in range(2) for k in own
@@ -180,10 +181,10 @@ def test_errors(tool, members, tmp_path):
     other = copy.deepcopy(ckpt)
     other['meta']['dataset_meta'] = dict(classes=('a', 'b'))
     with pytest.raises(ValueError, match='different data sets'):
-        tool.merge_ensemble_checkpoints([ckpt, other])
+        merge_ensemble_checkpoints([ckpt, other])
     for other in (dict(meta=ckpt['meta']), [ckpt['state_dict']]):
         with pytest.raises(ValueError, match='member1: no state dict of'):
-            tool.merge_ensemble_checkpoints([ckpt, other])
+            merge_ensemble_checkpoints([ckpt, other])
     for argv in ([members['paths'][0], '--out', 'x.pth'],
                  [*members['paths'], '--out', 'x', '--cfg-options', 'a=1']):
         with pytest.raises(SystemExit):

@@ -231,7 +231,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
     print(f'Config: {args.config}' +
           (f' {args.cfg_options}' if args.cfg_options else ''))
     print(f'Batch: {batch_size} slots of {channels}x{img_size[0]}x'
-          f'{img_size[1]} (MixMo: M={mixmo.num_members} inputs per slot), '
+          f'{img_size[1]} (MixMo: M={len(mixmo.encoders.convs)} inputs per '
+          'slot), '
           f'{precision}; {args.repeats} interleaved repeats of {args.iters} '
           f'iter(s) after {args.warmup} warm-up iter(s)')
     print(f'Params: MixMo {params["mixmo"]:,}, vanilla (folded) '

@@ -5,60 +5,14 @@ Usage: merge_ensemble_checkpoints.py M0.pth M1.pth ... --out OUT [--config C]
 import argparse
 import os
 import os.path as osp
-import re
-import time
-from collections import OrderedDict
-from typing import List, Optional, Sequence
+from typing import List, Optional
 
-import mmengine
-import mmmixmo  # noqa: F401
-import torch
 from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
-from mmengine.runner import CheckpointLoader, load_state_dict, save_checkpoint
+from mmengine.runner import load_state_dict, save_checkpoint
 from mmpretrain.registry import MODELS
 
-
-def merge_ensemble_checkpoints(checkpoints: Sequence) -> dict:
-    """Member ``n``'s weights under ``members.<n>.``, and a plain ``meta``.
-
-    ``checkpoints``: mmengine checkpoints or bare state dicts (paths or
-    loaded), in member order. The meta lists each member's path (or
-    ``member<n>``), epoch, iter, seed and experiment_name when recorded.
-    """
-    state_dict, members, datasets = OrderedDict(), [], []
-    for i, ckpt in enumerate(checkpoints):
-        name = ckpt if isinstance(ckpt, str) else f'member{i}'
-        if isinstance(ckpt, str):
-            ckpt = CheckpointLoader.load_checkpoint(ckpt, map_location='cpu')
-        weights = isinstance(ckpt, dict) and ckpt.get('state_dict', ckpt)
-        if not isinstance(weights, dict) or not weights or not all(
-                isinstance(v, torch.Tensor) for v in weights.values()):
-            raise ValueError(f'{name}: no state dict of tensors found '
-                             "(expected an mmengine checkpoint with a "
-                             "'state_dict' entry or a bare state dict)")
-        for key, value in weights.items():
-            state_dict[f'members.{i}.' + re.sub(r'^module\.', '', key)] = value
-        meta = ckpt['meta'] if isinstance(ckpt.get('meta'), dict) else {}
-        members.append(dict(checkpoint=name))
-        for key in ('epoch', 'iter', 'seed', 'experiment_name'):
-            if isinstance(meta.get(key), (bool, int, float, str)):
-                members[-1][key] = meta[key]
-        if meta.get('dataset_meta') is not None:
-            datasets.append((name, meta['dataset_meta']))
-    for name, dataset_meta in datasets[1:]:
-        if dataset_meta != datasets[0][1]:
-            raise ValueError(
-                'the members were trained on different data sets: '
-                f'dataset_meta of {datasets[0][0]} is {datasets[0][1]!r}, of '
-                f'{name} is {dataset_meta!r}')
-    meta = dict(
-        ensemble=dict(num_members=len(members), members=members),
-        mmengine_version=mmengine.__version__,
-        time=time.strftime('%Y%m%d_%H%M%S', time.localtime()))
-    if datasets:
-        meta['dataset_meta'] = datasets[0][1]
-    return dict(meta=meta, state_dict=state_dict)
+from mmmixmo.models.classifiers import merge_ensemble_checkpoints
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

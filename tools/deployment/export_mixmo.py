@@ -3,6 +3,7 @@
 Usage: python tools/deployment/export_mixmo.py CONFIG CHECKPOINT --out model.pt
 """
 import argparse
+import os
 import os.path as osp
 import warnings
 from typing import List, Optional
@@ -73,8 +74,10 @@ def write_mmpretrain(cfg: Config, folded_cfg: dict, weights: dict,
                      meta: Optional[dict], root: str) -> nn.Module:
     """Write ``root``.py and ``root``.pth, load them with ``get_model``."""
     cfg.model = folded_cfg
-    cfg.custom_hooks = [h for h in cfg.get('custom_hooks', [])
-                        if h['type'] != 'MixingProbHook']
+    cfg.custom_hooks = [
+        h for h in cfg.get('custom_hooks', [])
+        if str(h['type']).split('.')[-1] != 'MixingProbHook'
+    ]
     cfg.dump(root + '.py')
     save_checkpoint(dict(meta=meta or {}, state_dict=weights), root + '.pth')
     return get_model(root + '.py', pretrained=root + '.pth', device='cpu')
@@ -99,6 +102,7 @@ def write_traced(module: nn.Module, example: Tensor, fmt: str,
 def main(argv: Optional[List[str]] = None) -> dict:
     """Fold, write, reload and check; returns the printed figures."""
     args = parse_args(argv)
+    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
@@ -114,7 +118,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
             args.img_size, args.img_size)
     gen = torch.Generator().manual_seed(args.seed)
     raw = torch.randint(0, 256, size, generator=gen).float()
-    want = torch.stack([s.head_logits.mean(0) if args.logits else s.pred_score
+    want = torch.stack([s.ensemble_logits if args.logits else s.pred_score
                         for s in mixmo.test_step(dict(inputs=raw))])
     if args.format == 'mmpretrain':
         root = osp.splitext(args.out)[0]

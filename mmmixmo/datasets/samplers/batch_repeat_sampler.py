@@ -39,18 +39,18 @@ class BatchRepeatSampler(BatchSampler):
                 f'({num_repeats} >= 1): the batch size counts the repeats')
         super().__init__(sampler, batch_size, drop_last)
         self.num_repeats = num_repeats
-        self.num_distinct = batch_size // num_repeats
 
     def __iter__(self) -> Iterator[List[int]]:
         indices = iter(self.sampler)
+        distinct = self.batch_size // self.num_repeats
         while True:
-            distinct = list(itertools.islice(indices, self.num_distinct))
-            if not distinct or (self.drop_last
-                                and len(distinct) < self.num_distinct):
+            batch = list(itertools.islice(indices, distinct))
+            if not batch or (self.drop_last and len(batch) < distinct):
                 return
-            yield [idx for idx in distinct for _ in range(self.num_repeats)]
+            yield [idx for idx in batch for _ in range(self.num_repeats)]
 
     def __len__(self) -> int:
+        distinct = self.batch_size // self.num_repeats
         if self.drop_last:
-            return len(self.sampler) // self.num_distinct
-        return -(-len(self.sampler) // self.num_distinct)
+            return len(self.sampler) // distinct
+        return -(-len(self.sampler) // distinct)

@@ -4,7 +4,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import IterBasedTrainLoop
 from mmpretrain.registry import HOOKS
 
-from mmmixmo.models.necks import CutOrLinearMixing
+from ...models.necks import CutOrLinearMixing
 
 
 def mixing_prob_factor(epoch: int, max_epochs: int,
@@ -31,8 +31,6 @@ class MixingProbHook(Hook):
         decay_fraction (float): Fraction of the epochs over which p decays
             to 0, in ``(0, 1]``. Defaults to 1/12, the authors' value.
     """
-
-    priority = 'NORMAL'
 
     def __init__(self, decay_fraction: float = 1 / 12) -> None:
         if not 0 < decay_fraction <= 1:

@@ -28,7 +28,7 @@ class CalibrationMetric(BaseMetric):
     """NLL, ECE and Brier score, raw and after temperature scaling.
 
     Scores one logit vector ``(K, )`` per sample: its ``ensemble_logits`` if
-    present, else the mean of its ``head_logits`` ``(M, K)``, else
+    present (set by the MixMo head and the ensembles), else
     ``log(pred_score)``. Keys: ``nll`` (nats), ``ece`` (a fraction),
     ``brier`` (in [0, 2]) and, from N = 4 samples on, ``nll_c``, ``ece_c``
     and ``temperature`` of two-fold temperature scaling; see
@@ -69,9 +69,6 @@ class CalibrationMetric(BaseMetric):
             if 'ensemble_logits' in data_sample:
                 logits = torch.as_tensor(
                     data_sample['ensemble_logits']).double()
-            elif 'head_logits' in data_sample:
-                logits = torch.as_tensor(
-                    data_sample['head_logits']).double().mean(0)
             elif 'pred_score' in data_sample:
                 logits = ensemble_logits_from_probs(
                     torch.as_tensor(data_sample['pred_score']))

@@ -40,7 +40,7 @@ class PreActBackbone(BaseBackbone):
             negative values count from the end.
         final_norm (bool): Whether a BN-ReLU follows the last stage.
         norm_cfg (dict): Config of the norm layers.
-        init_cfg (list[dict]): Layer-wise initialisation rules.
+        init_cfg (list[dict]): Layer-wise initialization rules.
     """
 
     def __init__(self, conv1: nn.Conv2d, block: Callable,

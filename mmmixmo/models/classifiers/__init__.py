@@ -1,5 +1,9 @@
-from .ensemble_classifier import EnsembleClassifier
+from .ensemble_classifier import (EnsembleClassifier,
+                                  merge_ensemble_checkpoints)
 from .fold_mixmo import fold_mixmo
 from .mixmo_classifier import MixMoClassifier
 
-__all__ = ['EnsembleClassifier', 'fold_mixmo', 'MixMoClassifier']
+__all__ = [
+    'EnsembleClassifier', 'fold_mixmo', 'merge_ensemble_checkpoints',
+    'MixMoClassifier'
+]

@@ -4,9 +4,9 @@ import inspect
 from collections import OrderedDict
 from typing import Tuple
 
-import torch
 from mmengine.config import ConfigDict
 
+from ..utils.member_encoders import fold_members
 from .mixmo_classifier import MixMoClassifier
 
 _DEFAULTS = {
@@ -57,10 +57,10 @@ def fold_mixmo(model_cfg: dict, state_dict: dict) -> Tuple[ConfigDict, dict]:
         if not key.startswith('encoders.'):
             weights[key] = value
     for name in ('weight', 'bias'):
-        convs = [
+        folded = fold_members([
             state_dict.get(f'encoders.convs.{i}.{name}')
             for i in range(num_members)
-        ]
-        if convs[0] is not None:
-            weights[f'backbone.{layer}.{name}'] = torch.stack(convs).sum(0)
+        ])
+        if folded is not None:
+            weights[f'backbone.{layer}.{name}'] = folded
     return folded_cfg, weights

@@ -77,8 +77,6 @@ class MixMoClassifier(ImageClassifier):
             head=head,
             data_preprocessor=preprocessor,
             init_cfg=init_cfg)
-        self.num_members = num_members
-        self.encoder_layer = encoder_layer
         self.mixing = MODELS.build(mixing)
         self.encoders = MemberEncoders(
             self._pop_first_conv(encoder_layer), num_members,

@@ -1,3 +1,3 @@
-from .multi_head_cls_head import MultiHeadClsHead, member_loss_weights
+from .multi_head_cls_head import MultiHeadClsHead
 
-__all__ = ['MultiHeadClsHead', 'member_loss_weights']
+__all__ = ['MultiHeadClsHead']

@@ -8,26 +8,7 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import Tensor, nn
 
-from ..utils.member_targets import member_soft_targets
-
-
-def member_loss_weights(kappa: Tensor, r: float) -> Tensor:
-    """MixMo's loss weights ``w_i = M kappa_i^(1/r) / sum_j kappa_j^(1/r)``.
-
-    The member that owns more of the mixed feature weighs more; ``r = 1``
-    gives ``M kappa_i``, ``r -> inf`` gives 1. Constants of the loss.
-
-    Args:
-        kappa (Tensor): Effective member shares ``(B, M)``.
-        r (float): Re-weighting temperature (3 in the paper).
-
-    Returns:
-        Tensor: Float32 weights ``(B, M)``, each row summing to M.
-    """
-    with torch.no_grad():
-        powered = kappa.float().clamp_min(0).pow(1.0 / r)
-        total = powered.sum(dim=1, keepdim=True).clamp_min(1e-12)
-        return kappa.size(1) * powered / total
+from ..utils.member_loss import member_loss_weights, member_soft_targets
 
 
 @MODELS.register_module()
@@ -36,9 +17,9 @@ class MultiHeadClsHead(ClsHead):
 
     The heads are one ``nn.Linear(in_channels, M * K)``. The loss is
     ``sum_i mean_b(w_bi CE(head_i, target_bi))`` (summed over heads, as the
-    authors), logged per head as ``loss_head{i}``; the prediction is the
-    ensemble, the softmax of the mean head logits, and keeps each sample's
-    ``head_logits`` ``(M, K)``.
+    authors), logged per head as ``loss_head{i}``. The prediction is the
+    ensemble: the mean head logits ``ensemble_logits`` ``(K, )``, their
+    softmax ``pred_score``, and each head's ``head_logits`` ``(M, K)``.
 
     Args:
         num_members (int): Number of members M.
@@ -64,7 +45,6 @@ class MultiHeadClsHead(ClsHead):
             raise ValueError(f'model.head.r must be > 0, got {r}')
         self.num_members = num_members
         self.num_classes = num_classes
-        self.in_channels = in_channels
         self.r = r
         self.fc = nn.Linear(in_channels, num_members * num_classes)
 
@@ -107,18 +87,19 @@ class MultiHeadClsHead(ClsHead):
         feats: Tuple[Tensor],
         data_samples: Optional[List[Optional[DataSample]]] = None
     ) -> List[DataSample]:
-        """Ensemble prediction: ``pred_score``, ``pred_label`` and
-        ``head_logits`` ``(M, K)`` on each sample."""
-        logits = self(feats).float()
-        scores = F.softmax(logits.mean(dim=1), dim=1)
-        labels = scores.argmax(dim=1, keepdim=True).detach()
+        """The ensemble prediction of every sample (see the class)."""
+        logits = self(feats).float().detach()
+        ensemble = logits.mean(dim=1)
+        scores = F.softmax(ensemble, dim=1)
+        labels = scores.argmax(dim=1, keepdim=True)
         if data_samples is None:
             data_samples = [None] * logits.size(0)
         results = []
-        for sample, score, label, head_logits in zip(data_samples, scores,
-                                                     labels, logits):
+        for sample, score, label, heads, mean in zip(data_samples, scores,
+                                                     labels, logits, ensemble):
             sample = DataSample() if sample is None else sample
             sample.set_pred_score(score).set_pred_label(label)
-            sample.set_field(head_logits.detach(), 'head_logits')
+            sample.set_field(heads, 'head_logits')
+            sample.set_field(mean, 'ensemble_logits')
             results.append(sample)
         return results

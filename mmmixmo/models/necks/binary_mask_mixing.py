@@ -31,8 +31,7 @@ def top_area_masks(scores: Tensor, area: Tensor) -> Tensor:
 
 
 class BinaryMaskMixing(BaseMixing):
-    """One member, drawn per batch, owns a binary mask; the others share the
-    rest.
+    """One member, drawn per batch, owns a binary mask; the others share.
 
     Per sample ``kappa ~ Dirichlet(alpha)``. The owner A gets the binary mask
     that :meth:`owner_masks` draws for the requested area ``kappa_A``; every

@@ -23,9 +23,9 @@ class CutOrLinearMixing(BaseMixing):
         prob (float): Probability p of the binary block, in ``[0, 1]``.
             Defaults to 0.5.
         binary (dict): Config of the binary block, e.g.
-            ``dict(type='FMixMixing')`` for the paper's ablation; it gets
-            this block's ``num_members`` and, unless it sets its own,
-            ``alpha``. Defaults to ``dict(type='CutMixing')``.
+            ``dict(type='FMixMixing')`` for the paper's ablation; its
+            ``num_members`` and ``alpha`` default to this block's.
+            Defaults to ``dict(type='CutMixing')``.
         init_cfg (dict, optional): Initialization config. Defaults to None.
     """
 
@@ -41,10 +41,16 @@ class CutOrLinearMixing(BaseMixing):
                 f'model.mixing.prob must be in [0, 1], got {prob}')
         self.prob = prob
         self.prob_factor = 1.0
-        self.binary = MODELS.build({
-            'alpha': alpha,
-            **binary, 'num_members': num_members
-        })
+        binary = {'alpha': alpha, 'num_members': num_members, **binary}
+        if binary['num_members'] != num_members:
+            raise ValueError('model.mixing.binary.num_members must equal '
+                             f'model.mixing.num_members={num_members}')
+        try:
+            self.binary = MODELS.build(binary)
+        except ValueError as error:  # name the nested keys
+            raise ValueError(
+                str(error).replace('model.mixing.', 'model.mixing.binary.',
+                                   1)) from error
         self.linear = LinearMixing(num_members, alpha)
 
     def sample_masks(self, batch_size: int, height: int, width: int,

@@ -1,10 +1,19 @@
 """The M member encoders of a MixMo network."""
 import copy
-from typing import List, Optional, Union
+from typing import List, Optional, Sequence, Union
 
 import torch
 from mmengine.model import BaseModule
 from torch import Tensor, nn
+
+
+def fold_members(params: Sequence[Optional[Tensor]]) -> Optional[Tensor]:
+    """The weight (or bias) of the one convolution that sums the members'.
+
+    Convolution is linear in its kernel: ``sum_i conv_i(x)`` is the
+    convolution of ``x`` with ``sum_i W_i`` and ``sum_i b_i``.
+    """
+    return None if params[0] is None else torch.stack(list(params)).sum(0)
 
 
 class MemberEncoders(BaseModule):
@@ -38,14 +47,11 @@ class MemberEncoders(BaseModule):
 
         Returns:
             list[Tensor] | Tensor: The M encodings ``(B, C0, H', W')``, or
-            for shared images their sum, computed as one convolution with the
-            summed kernels (convolution is linear in its kernel), so that
-            inference costs one network.
+            for shared images their sum, computed as one convolution (see
+            :func:`fold_members`), so that inference costs one network.
         """
         if inputs.dim() == 5:
             return [conv(inputs[:, i]) for i, conv in enumerate(self.convs)]
-        weight = torch.stack([conv.weight for conv in self.convs]).sum(0)
-        bias = None
-        if self.convs[0].bias is not None:
-            bias = torch.stack([conv.bias for conv in self.convs]).sum(0)
-        return self.convs[0]._conv_forward(inputs, weight, bias)
+        return self.convs[0]._conv_forward(
+            inputs, fold_members([conv.weight for conv in self.convs]),
+            fold_members([conv.bias for conv in self.convs]))

@@ -1,4 +1,4 @@
-"""Truncated He-normal (fan-in) initialisation of the MixMo authors."""
+"""Truncated He-normal (fan-in) initialization of the MixMo authors."""
 import math
 
 import torch

@@ -32,13 +32,15 @@ def head_labels() -> List[int]:
 
 
 def _make_samples(labels, head_logits=None, probs=None) -> List[DataSample]:
-    """DataSamples with gt_label and pred_score (softmax of the mean head
-    logits, or ``probs``) and optionally head_logits."""
+    """DataSamples with gt_label and pred_score: as MixMo's head predicts
+    (head_logits, their mean as ensemble_logits and its softmax), or
+    ``probs``."""
     samples = []
     for i, label in enumerate(labels):
         sample = DataSample().set_gt_label(int(label))
         if head_logits is not None:
             sample.set_field(head_logits[i].float(), 'head_logits')
+            sample.set_field(head_logits[i].float().mean(0), 'ensemble_logits')
             sample.set_pred_score(head_logits[i].float().mean(0).softmax(0))
         else:
             sample.set_pred_score(probs[i].float())

@@ -48,13 +48,18 @@ def test_logits_source(head_logits, head_labels, make_samples):
     out = _evaluate(CalibrationMetric(), make_samples(head_labels,
                                                       probs=probs))
     assert out == pytest.approx(ref, rel=1e-5, abs=1e-6)
-    # ensemble_logits win over head_logits; stored per sample, on the CPU.
+    # ensemble_logits if present, else log(pred_score); stored per sample,
+    # on the CPU.
     sample = make_samples([0], head_logits[1:2])[0].to_dict()
     metric = CalibrationMetric()
     metric.process(None, [sample])
     metric.process(None, [dict(sample, ensemble_logits=torch.ones(3))])
-    assert [r['logits'].tolist()
-            for r in metric.results] == [[0.0, 1.5, 0.5], [1.0, 1.0, 1.0]]
+    del sample['ensemble_logits']
+    metric.process(None, [sample])
+    assert [r['logits'].tolist() for r in metric.results[:2]
+            ] == [[0.0, 1.5, 0.5], [1.0, 1.0, 1.0]]
+    torch.testing.assert_close(metric.results[2]['logits'],
+                               sample['pred_score'].double().log())
     assert all(r['logits'].dtype == torch.float64 and r['logits'].device.type
                == 'cpu' and r['gt_label'].tolist() == [0]
                for r in metric.results)
@@ -118,6 +123,6 @@ def test_user_mistakes(head_logits, make_samples):
     with pytest.raises(ValueError, match='single-label'):
         CalibrationMetric().process(
             None, [dict(sample, gt_label=torch.tensor([0, 1]))])
-    del sample['head_logits'], sample['pred_score']
+    del sample['ensemble_logits'], sample['pred_score']
     with pytest.raises(KeyError, match='pred_score'):
         CalibrationMetric().process(None, [sample])

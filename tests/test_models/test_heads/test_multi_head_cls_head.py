@@ -3,20 +3,7 @@ import torch
 import torch.nn.functional as F
 from mmpretrain.structures import DataSample
 
-from mmmixmo.models.heads import MultiHeadClsHead, member_loss_weights
-
-
-def test_loss_weights_by_hand():
-    kappa = torch.tensor([[0.2, 0.8], [0.5, 0.5]], requires_grad=True)
-    weights = member_loss_weights(kappa, r=3)
-    a, b = 0.2**(1 / 3), 0.8**(1 / 3)
-    torch.testing.assert_close(
-        weights, torch.tensor([[2 * a / (a + b), 2 * b / (a + b)], [1., 1.]]))
-    assert weights[0, 0].item() == pytest.approx(0.77298, abs=1e-5)
-    assert not weights.requires_grad  # constants of the loss
-    # r = 1 with M = 3: w = 3 kappa
-    kappa = torch.tensor([[0.1, 0.3, 0.6]])
-    torch.testing.assert_close(member_loss_weights(kappa, r=1), 3 * kappa)
+from mmmixmo.models.heads import MultiHeadClsHead
 
 
 def make_head(num_members=2, num_classes=3):
@@ -90,6 +77,7 @@ def test_predict_is_softmax_of_mean_logits():
         torch.testing.assert_close(sample.pred_score, expected[b])
         assert sample.pred_label.item() == expected[b].argmax().item()
         torch.testing.assert_close(sample.head_logits, logits[b])
+        torch.testing.assert_close(sample.ensemble_logits, logits[b].mean(0))
 
 
 def test_r_error_names_the_key():

@@ -59,12 +59,22 @@ def test_binary_block_from_config(name):
 
 def test_binary_block_keeps_its_options_and_alpha():
     block = CutOrLinearMixing(
-        alpha=2.0,
-        binary=dict(
-            type='FMixMixing', decay_power=2.0, alpha=0.5, num_members=5))
+        alpha=2.0, binary=dict(type='FMixMixing', decay_power=2.0, alpha=0.5))
     assert block.binary.decay_power == 2.0
     assert (block.binary.num_members, block.binary.alpha) == (2, 0.5)
     assert block.linear.alpha == 2.0
+
+
+@pytest.mark.parametrize('binary,match', [
+    (dict(type='FMixMixing', num_members=3),
+     'model.mixing.binary.num_members must equal model.mixing.num_members'),
+    (dict(type='PatchUpMixing', patch_size=0),
+     'model.mixing.binary.patch_size'),
+    (dict(type='CowMixMixing', alpha=0), 'model.mixing.binary.alpha'),
+])
+def test_binary_errors_name_the_nested_key(binary, match):
+    with pytest.raises(ValueError, match=match):
+        CutOrLinearMixing(binary=binary)
 
 
 def test_prob_error_names_the_key():

@@ -1,6 +1,7 @@
+import pytest
 import torch
 
-from mmmixmo.models.utils import member_soft_targets
+from mmmixmo.models.utils import member_loss_weights, member_soft_targets
 
 
 def own_ratio(pixel_masks, feature_masks):
@@ -46,3 +47,16 @@ def test_ratio_with_constant_masks():
     feature = torch.rand(1, 2, 8, 8)
     ratio = own_ratio(pixel, feature)
     torch.testing.assert_close(ratio, torch.tensor([[0.8, 0.5]]))
+
+
+def test_loss_weights_by_hand():
+    kappa = torch.tensor([[0.2, 0.8], [0.5, 0.5]], requires_grad=True)
+    weights = member_loss_weights(kappa, r=3)
+    a, b = 0.2**(1 / 3), 0.8**(1 / 3)
+    torch.testing.assert_close(
+        weights, torch.tensor([[2 * a / (a + b), 2 * b / (a + b)], [1., 1.]]))
+    assert weights[0, 0].item() == pytest.approx(0.77298, abs=1e-5)
+    assert not weights.requires_grad  # constants of the loss
+    # r = 1 with M = 3: w = 3 kappa
+    kappa = torch.tensor([[0.1, 0.3, 0.6]])
+    torch.testing.assert_close(member_loss_weights(kappa, r=1), 3 * kappa)

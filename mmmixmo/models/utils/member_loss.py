@@ -1,4 +1,4 @@
-"""Soft targets of the MixMo members after pixel and feature mixing."""
+"""The members' loss: soft targets after pixel and feature mixing, weights."""
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -16,8 +16,7 @@ def _to_grid(masks: Tensor, size: tuple) -> Tensor:
 def member_soft_targets(gt_labels: Tensor, mix_labels: Tensor,
                         pixel_masks: Tensor, feature_masks: Tensor,
                         num_classes: int) -> Tensor:
-    """Soft target of every member: ``r * onehot(own) + (1 - r) *
-    onehot(partner)``.
+    """Soft target of every member: ``r onehot(own) + (1 - r) onehot(mix)``.
 
     As in the authors' code, ``r`` is the share of the member's *visible*
     region (its feature mask F) that shows its own pixels P,
@@ -47,3 +46,22 @@ def member_soft_targets(gt_labels: Tensor, mix_labels: Tensor,
     own = F.one_hot(gt_labels.long(), num_classes).float()
     partner = F.one_hot(mix_labels.long(), num_classes).float()
     return ratio * own + (1 - ratio) * partner
+
+
+def member_loss_weights(kappa: Tensor, r: float) -> Tensor:
+    """MixMo's loss weights ``w_i = M kappa_i^(1/r) / sum_j kappa_j^(1/r)``.
+
+    The member that owns more of the mixed feature weighs more; ``r = 1``
+    gives ``M kappa_i``, ``r -> inf`` gives 1. Constants of the loss.
+
+    Args:
+        kappa (Tensor): Effective member shares ``(B, M)``.
+        r (float): Re-weighting temperature (3 in the paper).
+
+    Returns:
+        Tensor: Float32 weights ``(B, M)``, each row summing to M.
+    """
+    with torch.no_grad():
+        powered = kappa.float().clamp_min(0).pow(1.0 / r)
+        total = powered.sum(dim=1, keepdim=True).clamp_min(1e-12)
+        return kappa.size(1) * powered / total
