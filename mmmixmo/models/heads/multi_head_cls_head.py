@@ -18,8 +18,9 @@ class MultiHeadClsHead(ClsHead):
     The heads are one ``nn.Linear(in_channels, M * K)``. The loss is
     ``sum_i mean_b(w_bi CE(head_i, target_bi))`` (summed over heads, as the
     authors), logged per head as ``loss_head{i}``. The prediction is the
-    ensemble: the mean head logits ``ensemble_logits`` ``(K, )``, their
-    softmax ``pred_score``, and each head's ``head_logits`` ``(M, K)``.
+    ensemble: the mean head logits ``ensemble_logits`` ``(K, )`` (float64,
+    for the calibration metrics), their softmax ``pred_score``, and each
+    head's ``head_logits`` ``(M, K)``.
 
     Args:
         num_members (int): Number of members M.
@@ -89,8 +90,8 @@ class MultiHeadClsHead(ClsHead):
     ) -> List[DataSample]:
         """The ensemble prediction of every sample (see the class)."""
         logits = self(feats).float().detach()
-        ensemble = logits.mean(dim=1)
-        scores = F.softmax(ensemble, dim=1)
+        ensemble = logits.double().mean(dim=1)  # float64 for the metrics
+        scores = F.softmax(ensemble, dim=1).float()
         labels = scores.argmax(dim=1, keepdim=True)
         if data_samples is None:
             data_samples = [None] * logits.size(0)

@@ -77,7 +77,8 @@ def test_predict_is_softmax_of_mean_logits():
         torch.testing.assert_close(sample.pred_score, expected[b])
         assert sample.pred_label.item() == expected[b].argmax().item()
         torch.testing.assert_close(sample.head_logits, logits[b])
-        torch.testing.assert_close(sample.ensemble_logits, logits[b].mean(0))
+        torch.testing.assert_close(sample.ensemble_logits,
+                                   logits[b].double().mean(0))
 
 
 def test_r_error_names_the_key():
