@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """Reliability and head-agreement figures of ``tools/test.py --out`` results.
 
 Usage: python tools/analysis_tools/plot_uncertainty.py results.pkl [options]

@@ -7,7 +7,6 @@ from collections import OrderedDict
 from typing import List, Optional, Sequence, Tuple, Union
 
 import mmengine
-
 import torch
 import torch.nn.functional as F
 from mmengine.model import ModuleList
@@ -90,14 +89,7 @@ class EnsembleClassifier(BaseClassifier):
         if not isinstance(cfg, dict):
             raise TypeError(f'{key} must be a model config dict, got '
                             f'{type(cfg).__name__}')
-        try:
-            member = MODELS.build(copy.deepcopy(cfg))
-        except KeyError as err:
-            if 'not in the' not in str(err) or 'registry' not in str(err):
-                raise
-            raise KeyError(f'{key}.type={cfg.get("type")!r} is not a '
-                           'registered model type (did you `import mmmixmo`?)'
-                           f': {err}') from err
+        member = MODELS.build(copy.deepcopy(cfg))
         if not getattr(member, 'with_head', False):
             raise TypeError(f'{key} must be a classifier with a head (e.g. '
                             'an mmpretrain ImageClassifier or a '

@@ -182,7 +182,7 @@ def test_loss_mode_raises_a_clear_error(members, inputs):
     (dict(member=dict(type='WideResNet', depth=10), num_members=2),
      TypeError, 'model.member must be a classifier with a head'),
     (dict(member=dict(type='NoSuchClassifier'), num_members=2), KeyError,
-     "model.member.type='NoSuchClassifier'"),
+     'NoSuchClassifier is not in the mmpretrain::model registry'),
     (dict(members=[vanilla_cfg(), 3]), TypeError,
      r'model.members\[1\] must be a model config dict'),
 ])
