@@ -1,7 +1,7 @@
 """mmmixmo: MixMo (Ramé, Sun, Cord, ICCV 2021) and its family for MMPretrain.
 
 Importing this package registers every component into ``mmpretrain.registry``
-(MODELS, DATASETS, DATA_SAMPLERS, METRICS, HOOKS, WEIGHT_INITIALIZERS) and
+(MODELS, DATASETS, TRANSFORMS, METRICS, HOOKS, WEIGHT_INITIALIZERS) and
 applies the narrow compatibility fixes of :mod:`mmmixmo.utils`.
 """
 from . import datasets, engine, evaluation, models, utils  # noqa: F401

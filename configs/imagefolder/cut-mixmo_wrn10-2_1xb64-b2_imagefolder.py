@@ -12,6 +12,14 @@ model = dict(
     head=dict(in_channels=128),
     data_preprocessor={{_base_.data_preprocessor}})
 custom_hooks = [dict(type='MixingProbHook', decay_fraction=1 / 12)]
+# b = 2: 32 images per step, each in 2 slots of every member (64 slots)
 train_dataloader = dict(
-    batch_sampler=dict(type='BatchRepeatSampler', num_repeats=2))
+    batch_size=32,
+    dataset=dict(pipeline=[
+        dict(type='LoadImageFromFile'),
+        dict(type='MemberViews', num_repeats=2, num_members=2,
+             transforms={{_base_.train_augments}}),
+        dict(type='PackInputs'),
+    ]))
+auto_scale_lr = dict(base_batch_size=32)  # images, as batch_size
 optim_wrapper = dict(optimizer=dict(lr=0.05 / 2))

@@ -8,6 +8,13 @@ _base_ = [
 
 model = dict(mixing=dict(type='CutOrLinearMixing', prob=0.5))
 custom_hooks = [dict(type='MixingProbHook', decay_fraction=1 / 12)]
+# b = 4: 16 images per step, each in 4 slots of every member (64 slots)
 train_dataloader = dict(
-    batch_sampler=dict(type='BatchRepeatSampler', num_repeats=4))
+    batch_size=16,
+    dataset=dict(pipeline=[
+        dict(type='MemberViews', num_repeats=4, num_members=2,
+             transforms={{_base_.train_augments}}),
+        dict(type='PackInputs'),
+    ]))
+auto_scale_lr = dict(base_batch_size=16)  # images, as batch_size
 optim_wrapper = dict(optimizer=dict(lr=0.05 / 4))

@@ -6,6 +6,14 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 
+# b = 4: 25 images per step, each in 4 slots of every member (100 slots)
 train_dataloader = dict(
-    batch_sampler=dict(type='BatchRepeatSampler', num_repeats=4))
+    batch_size=25,
+    dataset=dict(pipeline=[
+        dict(type='LoadImageFromFile'),
+        dict(type='MemberViews', num_repeats=4, num_members=2,
+             transforms={{_base_.train_augments}}),
+        dict(type='PackInputs'),
+    ]))
+auto_scale_lr = dict(base_batch_size=25)  # images, as batch_size
 optim_wrapper = dict(optimizer=dict(lr=0.2 / 4))

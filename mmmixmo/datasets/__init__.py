@@ -1,4 +1,4 @@
-from . import samplers  # noqa: F401
+from . import transforms  # noqa: F401
 from .cifar import LocalCIFAR10, LocalCIFAR100  # noqa: F401
 from .cifar_c import CIFARC  # noqa: F401
 from .tiny_imagenet import TinyImageNet  # noqa: F401

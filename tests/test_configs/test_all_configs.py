@@ -1,17 +1,24 @@
 """Every config under configs/ builds and trains 2 iterations on fake data.
 
-Each config runs through mmengine's Runner (its dataloaders, batch sampler,
+Each config runs through mmengine's Runner (its dataloaders and pipelines,
 hooks, optimizer, schedulers, then a validation pass with its evaluators)
-with the backbone shrunk to a tiny width.
+with the backbone shrunk to a tiny width. Every train dataloader is checked
+against the config's name and its dataset base.
 """
+import copy
+import functools
 import glob
 import os
 import os.path as osp
+import re
+from typing import Any, List, Tuple
 
 import cv2
 import numpy as np
 import pytest
+import torch
 from mmengine.config import Config
+from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmpretrain.registry import DATASETS
 
@@ -31,6 +38,93 @@ TINY_BACKBONES = {
 }
 BATCH = 8
 LOCAL_DATASETS = {'CIFAR10': 'LocalCIFAR10', 'CIFAR100': 'LocalCIFAR100'}
+
+
+# The single network's train dataloader of each dataset base, as it was
+# before MemberViews: the non-MixMo configs must still train on exactly it.
+CIFAR_AUGMENTS = [
+    dict(type='RandomCrop', crop_size=32, padding=4),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+]
+LOAD = dict(type='LoadImageFromFile')
+PACK = dict(type='PackInputs')
+VANILLA_TRAIN = {  # dataset type: (batch_size, pipeline)
+    'CIFAR10': (64, [*CIFAR_AUGMENTS, PACK]),
+    'CIFAR100': (64, [*CIFAR_AUGMENTS, PACK]),
+    'Digits': (64, [dict(type='RandomCrop', crop_size=32, padding=4), PACK]),
+    'CustomDataset': (64, [LOAD, *CIFAR_AUGMENTS, PACK]),
+    'TinyImageNet': (100, [
+        LOAD,
+        dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+        dict(type='RandomCrop', crop_size=64, padding=4), PACK
+    ]),
+}
+# The single network's lr of each dataset (checked on the non-MixMo
+# configs); MixMo divides it by b.
+SINGLE_NETWORK_LR = {
+    'CIFAR10': 0.05,
+    'CIFAR100': 0.05,
+    'Digits': 0.1,
+    'CustomDataset': 0.05,
+    'TinyImageNet': 0.2,
+}
+# configs/quickstart/README.md: keeps lr 0.1 at b = 2 (12 epochs only).
+LR_NOT_DIVIDED_BY_B = {'quickstart/cut-mixmo_wrn16-1_1xb64-b2_digits.py'}
+# Configs named without their batch, and the recipe they are named after.
+HEADLINE = 'mixmo/cut-mixmo_wrn28-10_1xb64-b4_cifar100.py'
+ALIASES = {
+    'mixmo/cut-mixmo_wrn28-10_cifar100.py': HEADLINE,
+    'corruptions/cut-mixmo_wrn28-10_cifar100-c.py': HEADLINE,
+}
+
+
+@functools.lru_cache(maxsize=None)
+def _parsed(path: str) -> Config:
+    return Config.fromfile(path)
+
+
+def load(path: str) -> Config:
+    """``Config.fromfile(path)``, parsed once per session (a copy)."""
+    return copy.deepcopy(_parsed(osp.abspath(path)))
+
+
+def relpath(path: str) -> str:
+    return osp.relpath(path, osp.join(REPO_ROOT, 'configs'))
+
+
+def plain(obj: Any) -> Any:
+    """A config value as plain dicts/lists, without mmengine's ``_scope_``
+    tags (added to what is inherited from ``mmpretrain::`` files)."""
+    if isinstance(obj, dict):
+        return {k: plain(v) for k, v in obj.items() if k != '_scope_'}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(plain(v) for v in obj)
+    return obj
+
+
+def member_views(pipeline: List[dict]) -> List[dict]:
+    return [t for t in pipeline if t['type'] == 'MemberViews']
+
+
+def batch_in_name(path: str) -> Tuple[int, int, int]:
+    """``(GPUs, per-GPU slots, b)`` of ``..._{G}xb{S}[-b{b}]_...``
+    (b = 1 without ``-b``)."""
+    match = re.search(r'_(\d+)xb(\d+)(?:-b(\d+))?_', osp.basename(path))
+    assert match, f'{relpath(path)}: no {{GPUs}}xb{{batch}} in the name'
+    gpus, per_gpu, repeats = match.groups()
+    return int(gpus), int(per_gpu), int(repeats or 1)
+
+
+@functools.lru_cache()
+def dataset_bases() -> dict:
+    """``configs/_base_/datasets/*.py`` by the type of their train set."""
+    bases = {}
+    for path in glob.glob(
+            osp.join(REPO_ROOT, 'configs', '_base_', 'datasets', '*.py')):
+        cfg = load(path)
+        bases[cfg.train_dataloader.dataset.type] = cfg
+    assert sorted(bases) == sorted(VANILLA_TRAIN)
+    return bases
 
 
 CLASSES = ('cat', 'dog')
@@ -75,8 +169,9 @@ def shrink(cfg: Config, fake_data: dict, work_dir: str) -> None:
         overrides, channels = TINY_BACKBONES[member.backbone.type]
         member.backbone.update(overrides)
         member.head.in_channels = channels
-    repeats = cfg.train_dataloader.get('batch_sampler', {}).get(
-        'num_repeats', 1)
+    # BATCH slots per step: BATCH // b images, each in b slots (MemberViews)
+    views = member_views(cfg.train_dataloader.dataset.pipeline)
+    repeats = views[0].num_repeats if views else 1
     for split, num in (('train', 2 * BATCH // repeats), ('val', BATCH),
                        ('test', BATCH)):
         loader = cfg[f'{split}_dataloader']
@@ -87,7 +182,9 @@ def shrink(cfg: Config, fake_data: dict, work_dir: str) -> None:
             dataset.update(type=LOCAL_DATASETS[dataset.type], check_md5=False)
         dataset.indices = num
         loader.update(
-            batch_size=BATCH, num_workers=0, persistent_workers=False)
+            batch_size=num // 2 if split == 'train' else BATCH,
+            num_workers=0,
+            persistent_workers=False)
     cfg.train_cfg.update(max_epochs=1, val_interval=1)
     cfg.default_hooks.logger.interval = 1
     cfg.work_dir = work_dir
@@ -97,7 +194,7 @@ def shrink(cfg: Config, fake_data: dict, work_dir: str) -> None:
 @pytest.mark.parametrize(
     'path', CONFIGS, ids=[osp.relpath(p, REPO_ROOT) for p in CONFIGS])
 def test_config_trains_two_iterations(path, fake_data, tmp_path):
-    cfg = Config.fromfile(path)
+    cfg = load(path)
     shrink(cfg, fake_data, str(tmp_path / osp.basename(path)[:-3]))
     runner = Runner.from_cfg(cfg)
     if cfg.model.type == 'EnsembleClassifier':
@@ -118,7 +215,7 @@ def test_config_trains_two_iterations(path, fake_data, tmp_path):
     'path', [p for p in CONFIGS if 'mixmo' in p or 'mimo' in p],
     ids=lambda p: osp.relpath(p, REPO_ROOT))
 def test_config_name_gives_the_mixing_block(path):
-    cfg = Config.fromfile(path)
+    cfg = load(path)
     method = osp.basename(path).split('_')[0]
     if method.startswith(('linear-mixmo', 'mimo')):
         mimo = method == 'mimo'
@@ -139,10 +236,11 @@ def test_config_name_gives_the_mixing_block(path):
     'cut-mixmo_wrn10-2_1xb64-b2_imagefolder'
 ])
 def test_image_folder_configs_read_train_and_val(name, fake_data):
-    cfg = Config.fromfile(
+    cfg = load(
         osp.join(REPO_ROOT, 'configs', 'imagefolder', f'{name}.py'))
     assert cfg.model.data_preprocessor.to_rgb  # JPEGs are decoded as BGR
     root = fake_data['CustomDataset']
+    init_default_scope('mmpretrain')  # as the Runner does
     for split, num in IMAGES_PER_CLASS.items():
         dataset = DATASETS.build(
             dict(cfg[f'{split}_dataloader'].dataset, data_root=root))
@@ -152,21 +250,113 @@ def test_image_folder_configs_read_train_and_val(name, fake_data):
                 for s in samples] == [(f'{split}/{cls}/{n:04d}.jpg', label)
                                       for label, cls in enumerate(CLASSES)
                                       for n in range(num)]
+        # the JPEG decoded, then (MixMo training) M = 2 x b = 2 views of it
+        inputs = dataset[0]['inputs']
+        if split == 'train' and cfg.model.type == 'MixMoClassifier':
+            assert [len(member) for member in inputs] == [2, 2]
+            views = [view for member in inputs for view in member]
+        else:
+            views = [inputs]
+        for view in views:
+            assert view.shape == (3, 32, 32) and view.dtype == torch.uint8
 
 
 def test_headline_config_is_the_paper_recipe():
-    cfg = Config.fromfile(
+    cfg = load(
         osp.join(REPO_ROOT, 'configs/mixmo/cut-mixmo_wrn28-10_cifar100.py'))
     assert cfg.model.type == 'MixMoClassifier'
     assert cfg.model.mixing == dict(
         type='CutOrLinearMixing', alpha=2.0, prob=0.5)
     assert cfg.model.backbone == dict(
         type='WideResNet', depth=28, widen_factor=10)
-    assert cfg.train_dataloader.batch_size == 64
-    assert cfg.train_dataloader.batch_sampler.num_repeats == 4
+    # 64 slots per step: 16 images, each in b = 4 slots of both members,
+    # every (member, slot) input its own crop and flip of the image
+    assert cfg.train_dataloader.batch_size == 16
+    assert cfg.train_dataloader.dataset.pipeline == [
+        dict(
+            type='MemberViews',
+            num_repeats=4,
+            num_members=2,
+            transforms=CIFAR_AUGMENTS), PACK
+    ]
+    assert cfg.train_dataloader.sampler.type == 'DefaultSampler'
     assert cfg.optim_wrapper.optimizer.lr == pytest.approx(0.05 / 4)
     assert cfg.optim_wrapper.optimizer.weight_decay == pytest.approx(6e-4)
     assert cfg.optim_wrapper.optimizer.nesterov
     assert cfg.param_scheduler[1].milestones == [100, 200, 225]
     assert cfg.train_cfg.max_epochs == 300
-    assert cfg.auto_scale_lr.base_batch_size == 64
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=relpath)
+def test_train_dataloader_of_every_config(path):
+    """MixMo configs (those of a MixMoClassifier) train on MemberViews of
+    their dataset base's augmentations, with the batch of their name; the
+    others on their dataset base's train dataloader, unchanged."""
+    cfg = load(path)
+    loader = cfg.train_dataloader
+    base = dataset_bases()[loader.dataset.type]
+    vanilla_batch, vanilla_pipeline = VANILLA_TRAIN[loader.dataset.type]
+    assert plain(base.train_dataloader.dataset.pipeline) == vanilla_pipeline
+    assert base.train_dataloader.batch_size == vanilla_batch
+    assert 'batch_sampler' not in loader
+    for split in ('val', 'test'):
+        assert member_views(cfg[f'{split}_dataloader'].dataset.pipeline) == []
+    lr = cfg.optim_wrapper.optimizer.lr
+    single_network_lr = SINGLE_NETWORK_LR[loader.dataset.type]
+    name = ALIASES.get(relpath(path), relpath(path))
+    if cfg.model.type != 'MixMoClassifier':
+        assert member_views(loader.dataset.pipeline) == []
+        assert plain(loader) == plain(base.train_dataloader)
+        assert lr == single_network_lr
+        if name.startswith(('baselines', 'imagefolder', 'quickstart')):
+            assert batch_in_name(name) == (1, vanilla_batch, 1)
+        return
+
+    (views, ) = member_views(loader.dataset.pipeline)
+    assert views.num_members == cfg.model.num_members
+    gpus, slots, repeats = batch_in_name(name)
+    assert gpus == 1 and repeats > 1
+    assert views.num_repeats == repeats
+    assert loader.batch_size * views.num_repeats == slots == vanilla_batch
+    # every view is the single network's augmentation of the image ...
+    augments = [
+        t for t in vanilla_pipeline
+        if not t['type'].startswith('Load') and t['type'] != 'PackInputs'
+    ]
+    assert plain(views.transforms) == plain(base.train_augments) == augments
+    # ... in its place: expanded, the pipeline is the single network's
+    expanded = [
+        step for t in loader.dataset.pipeline
+        for step in (t.transforms if t.type == 'MemberViews' else [t])
+    ]
+    assert plain(expanded) == vanilla_pipeline
+    # and the rest of the loader is the dataset base's
+    rest, base_rest = plain(loader), plain(base.train_dataloader)
+    for value in (rest, base_rest):
+        del value['batch_size'], value['dataset']['pipeline']
+    assert rest == base_rest
+    if name in LR_NOT_DIVIDED_BY_B:
+        assert lr == single_network_lr
+    else:
+        assert lr == pytest.approx(single_network_lr / views.num_repeats)
+    if name != relpath(path):  # named after the recipe it trains
+        recipe = load(osp.join(REPO_ROOT, 'configs', name))
+        assert plain(loader) == plain(recipe.train_dataloader)
+        assert plain(cfg.optim_wrapper) == plain(recipe.optim_wrapper)
+
+
+def test_auto_scale_lr_keeps_the_recipe_on_its_gpus():
+    """``tools/train.py --auto-scale-lr`` on the GPUs of the config's name
+    trains with the config's lr: mmengine's ``Runner.scale_lr`` multiplies
+    it by GPUs x ``train_dataloader.batch_size`` / ``base_batch_size``."""
+    ratios = {}
+    for path in CONFIGS:
+        name = ALIASES.get(relpath(path), relpath(path))
+        if not re.search(r'_\d+xb\d+', name):
+            continue  # the ensembles: evaluation only
+        cfg = load(path)
+        ratios[relpath(path)] = (
+            batch_in_name(name)[0] * cfg.train_dataloader.batch_size /
+            cfg.auto_scale_lr.base_batch_size)
+    assert len(ratios) == len(CONFIGS) - 5
+    assert {k: v for k, v in ratios.items() if v != 1} == {}

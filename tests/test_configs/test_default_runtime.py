@@ -50,8 +50,7 @@ def test_tiny_test_config_merges_mmpretrain_bases():
     assert cfg.custom_imports.imports == ['mmmixmo']
     # mmpretrain's CIFAR-10 dataset config, merged with ours.
     assert cfg.train_dataloader.sampler.type == 'DefaultSampler'
-    assert cfg.train_dataloader.dataset.pipeline[0] == dict(
-        type='RandomCrop', crop_size=32, padding=4)
+    assert cfg.val_dataloader.dataset.pipeline == [dict(type='PackInputs')]
     assert cfg.train_dataloader.dataset.type == 'LocalCIFAR10'
     assert cfg.train_dataloader.dataset.split == 'train'
     assert cfg.val_dataloader.dataset.split == 'test'
@@ -61,8 +60,21 @@ def test_tiny_test_config_merges_mmpretrain_bases():
     # Ours, down the chain.
     assert cfg.model.type == 'MixMoClassifier'
     assert cfg.model.mixing.type == 'CutOrLinearMixing'
-    assert cfg.train_dataloader.batch_sampler == dict(
-        type='BatchRepeatSampler', num_repeats=2)
+    # 16 slots per step: 8 images, each in b = 2 slots of both members,
+    # every view mmpretrain's CIFAR augmentation (configs/_base_/datasets/)
+    assert cfg.train_dataloader.batch_size == 8
+    assert cfg.train_dataloader.dataset.pipeline == [
+        dict(
+            type='MemberViews',
+            num_repeats=2,
+            num_members=2,
+            transforms=[
+                dict(type='RandomCrop', crop_size=32, padding=4),
+                dict(type='RandomFlip', prob=0.5, direction='horizontal')
+            ]),
+        dict(type='PackInputs')
+    ]
+    assert 'batch_sampler' not in cfg.train_dataloader
     assert [m.type for m in cfg.val_evaluator] == [
         'Accuracy', 'CalibrationMetric', 'EnsembleDiversityMetric'
     ]

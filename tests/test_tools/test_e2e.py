@@ -2,10 +2,10 @@
 
 A tiny Cut-MixMo (tests/data/configs/tiny_cifar10.py, the real CIFAR-10
 Cut-MixMo config with a WRN-10-1) trains on a fake CIFAR-10 of 64 training and
-32 test images (batch 16 = 8 distinct images x 2 repeats, so 8 iterations per
-epoch). Every tool runs from a temporary working directory outside the
-repository, by absolute path, without PYTHONPATH. One 2-epoch training run is
-shared by the tests that need a trained work dir.
+32 test images (batch 16 slots = 8 distinct images x 2 repeats, so 64 / 8 = 8
+iterations per epoch). Every tool runs from a temporary working directory
+outside the repository, by absolute path, without PYTHONPATH. One 2-epoch
+training run is shared by the tests that need a trained work dir.
 """
 import json
 import os
@@ -24,7 +24,7 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
-from mmengine.runner import CheckpointLoader, load_checkpoint
+from mmengine.runner import CheckpointLoader, Runner, load_checkpoint
 from mmpretrain.registry import DATASETS, MODELS
 
 import mmmixmo  # noqa: F401  (the checkpoint loader reads mmengine's files)
@@ -32,8 +32,10 @@ from tests.conftest import REPO_ROOT
 
 TOOLS = osp.join(REPO_ROOT, 'tools')
 CONFIG = osp.join(REPO_ROOT, 'tests', 'data', 'configs', 'tiny_cifar10.py')
-NUM_REPEATS = 2
-ITERS_PER_EPOCH = 64 * NUM_REPEATS // 16
+NUM_TRAIN = 64
+IMAGES_PER_STEP = 8  # train_dataloader.batch_size
+NUM_REPEATS = 2  # b: 16 slots per step
+ITERS_PER_EPOCH = NUM_TRAIN // IMAGES_PER_STEP
 TIMEOUT = 300
 
 
@@ -102,6 +104,29 @@ def _metric(output: str, pattern: str, key: str = 'accuracy/top1') -> float:
     match = re.search(re.escape(key) + r': ([0-9.]+)', lines[-1])
     assert match, lines[-1]
     return float(match.group(1))
+
+
+def test_an_epoch_is_8_steps_of_16_slots(fake_cifar10_root):
+    """The tiny config's training data, in-process: every step is 8 images,
+    each in 2 slots of every member, 8 steps per epoch."""
+    cfg = Config.fromfile(CONFIG)
+    init_default_scope('mmpretrain')
+    # tools/train.py's collate_fn
+    loader = Runner.build_dataloader(
+        dict(
+            cfg.train_dataloader,
+            dataset=dict(
+                cfg.train_dataloader.dataset, data_root=fake_cifar10_root),
+            collate_fn=dict(type='default_collate')))
+    preprocessor = MODELS.build(cfg.model).data_preprocessor
+    steps = 0
+    for batch in loader:
+        assert len(batch['data_samples']) == IMAGES_PER_STEP
+        data = preprocessor(batch, training=True)
+        slots = IMAGES_PER_STEP * NUM_REPEATS
+        assert data['inputs'].shape == (slots, 2, 3, 32, 32)
+        steps += 1
+    assert steps == ITERS_PER_EPOCH
 
 
 @pytest.fixture(scope='module')
@@ -266,9 +291,9 @@ def test_dist_train_two_cpu_processes(tmp_path, fake_cifar10_root):
     # torchrun exits 0 only if both ranks exited 0.
     assert 'Distributed training: True' in output
     assert "type='mmpretrain.CPUDistributedDataParallel'" in output
-    # Each rank took 32 of the 64 images, 8 distinct ones (x 2 repeats) per
-    # iteration: 4 iterations per rank.
-    iters = ITERS_PER_EPOCH // 2
+    # Each rank took 32 of the 64 images, 8 of them (x 2 repeats: 16 slots)
+    # per iteration: 4 iterations per rank.
+    iters = NUM_TRAIN // 2 // IMAGES_PER_STEP
     ckpt = _load(osp.join(work_dir, 'epoch_1.pth'))
     assert ckpt['meta']['epoch'] == 1 and ckpt['meta']['iter'] == iters
     assert f'Epoch(train) [1][{iters}/{iters}]' in output

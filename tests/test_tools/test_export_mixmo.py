@@ -130,6 +130,9 @@ def test_mmpretrain_config_and_checkpoint(folded, checkpoint):
             to_rgb=False))
     assert Config.fromfile(CONFIG).custom_hooks[0].type == 'MixingProbHook'
     assert cfg.custom_hooks == []
+    assert [t.type for t in cfg.train_dataloader.dataset.pipeline] == [
+        'RandomCrop', 'RandomFlip', 'PackInputs'
+    ]
     assert cfg.test_evaluator == Config.fromfile(CONFIG).test_evaluator
 
     model = get_model(folded + '.py', pretrained=folded + '.pth')

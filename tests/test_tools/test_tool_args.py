@@ -68,7 +68,7 @@ def test_train_flags(train_tool, tmp_path):
     assert cfg.optim_wrapper.loss_scale == 'dynamic'
     assert cfg.val_cfg is None and cfg.val_dataloader is None
     assert cfg.val_evaluator is None
-    assert cfg.auto_scale_lr == dict(base_batch_size=16, enable=True)
+    assert cfg.auto_scale_lr == dict(base_batch_size=8, enable=True)
     assert cfg.launcher == 'pytorch'
 
 

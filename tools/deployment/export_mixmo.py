@@ -78,6 +78,12 @@ def write_mmpretrain(cfg: Config, folded_cfg: dict, weights: dict,
         h for h in cfg.get('custom_hooks', [])
         if str(h['type']).split('.')[-1] != 'MixingProbHook'
     ]
+    if cfg.get('train_dataloader'):  # one augmented view per image
+        dataset = cfg.train_dataloader.dataset
+        dataset.pipeline = [
+            step for t in dataset.pipeline
+            for step in (t.transforms if t.type == 'MemberViews' else [t])
+        ]
     cfg.dump(root + '.py')
     save_checkpoint(dict(meta=meta or {}, state_dict=weights), root + '.pth')
     return get_model(root + '.py', pretrained=root + '.pth', device='cpu')

@@ -6,10 +6,8 @@ data_preprocessor = dict(
     std=[82.579, 82.579, 82.579],
     to_rgb=False)
 
-train_pipeline = [
-    dict(type='RandomCrop', crop_size=32, padding=4),
-    dict(type='PackInputs'),
-]
+train_augments = [dict(type='RandomCrop', crop_size=32, padding=4)]
+train_pipeline = [*train_augments, dict(type='PackInputs')]
 test_pipeline = [dict(type='PackInputs')]
 
 train_dataloader = dict(

@@ -7,11 +7,13 @@ data_preprocessor = dict(
     std=[51.5865, 50.847, 51.255],
     to_rgb=True)
 
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
+train_augments = [
     dict(type='RandomCrop', crop_size=32, padding=4),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='PackInputs'),
+]
+train_pipeline = [
+    dict(type='LoadImageFromFile'), *train_augments,
+    dict(type='PackInputs')
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),

@@ -7,11 +7,13 @@ data_preprocessor = dict(
     std=[58.395, 57.12, 57.375],
     to_rgb=True)
 
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
+train_augments = [
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='RandomCrop', crop_size=64, padding=4),
-    dict(type='PackInputs'),
+]
+train_pipeline = [
+    dict(type='LoadImageFromFile'), *train_augments,
+    dict(type='PackInputs')
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),

@@ -1,6 +1,6 @@
 """Data preprocessor that builds the M member inputs of MixMo."""
 from numbers import Integral
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 from mmpretrain.models import ClsDataPreprocessor
@@ -15,14 +15,17 @@ from ..utils.box_masks import cutmix_box_masks
 class MixMoDataPreprocessor(ClsDataPreprocessor):
     """Normalise like ``ClsDataPreprocessor``, then pair the members.
 
-    In training, member i of slot j sees image ``pi_i(j)`` of the batch, for M
-    independent random permutations ``pi_i``: with batch repetition b every
-    member sees every image of the batch b times, with independent partners.
-    Optionally all members of a slot see member 0's image (input
-    repetition), and each member input gets its own pixel CutMix or Mixup
-    (the paper's "+ CutMix" rows) with a partner drawn among the slots
-    holding another image (``sample_idx``); the authors draw it from the
-    whole training set. Mixing normalised images equals mixing raw ones.
+    In training, every image of the batch comes as M lists of b views
+    (``MemberViews``, batch repetition b): member i's b x n views of the n
+    images are its B = b x n inputs, and member i of slot j sees input
+    ``pi_i(j)``, for M independent random permutations ``pi_i``: every
+    member sees every image b times, each time in a view of its own, with
+    independent partners. Optionally all members of a slot see member 0's
+    image (input repetition, still in their own views), and each member
+    input gets its own pixel CutMix or Mixup (the paper's "+ CutMix" rows)
+    with a partner drawn among the member's inputs of another image
+    (``sample_idx``); the authors draw it from the whole training set.
+    Mixing normalised images equals mixing raw ones.
 
     Args:
         num_members (int): Number of members M. Defaults to 2.
@@ -69,37 +72,70 @@ class MixMoDataPreprocessor(ClsDataPreprocessor):
     def forward(self, data: dict, training: bool = False) -> dict:
         """Normalise the batch and, in training, build the member inputs.
 
+        Args:
+            data (dict): In training, ``inputs[i][r]`` is member i's r-th
+                view of the n images: a list of n ``(C, H, W)`` tensors
+                (``pseudo_collate``) or an ``(n, C, H, W)`` tensor
+                (``default_collate``); one ``DataSample`` per image.
+
         Returns:
             dict: In test mode ``ClsDataPreprocessor``'s output. In training
-            ``inputs`` ``(B, M, C, H, W)`` and one new ``DataSample`` per
-            slot (metainfo of member 0's image) with ``member_gt_label``
-            ``(M, )``, ``member_mix_label`` ``(M, )`` (the pixel-mix
-            partner's label) and ``member_pixel_mask`` ``(M, h, w)`` (the
-            own-pixel share; ``(h, w)`` is ``(H, W)`` for CutMix, else
-            ``(1, 1)``).
+            ``inputs`` ``(B, M, C, H, W)`` with ``B = b x n`` slots and one
+            new ``DataSample`` per slot (metainfo of member 0's image) with
+            ``member_gt_label`` ``(M, )``, ``member_mix_label`` ``(M, )``
+            (the pixel-mix partner's label) and ``member_pixel_mask``
+            ``(M, h, w)`` (the own-pixel share; ``(h, w)`` is ``(H, W)`` for
+            CutMix, else ``(1, 1)``).
         """
         if not training:
             return super().forward(data, training)
+        views, samples = data['inputs'], data['data_samples']
+        if not (isinstance(views, Sequence) and views
+                and isinstance(views[0], Sequence)):
+            raise TypeError(
+                'MixMo trains on M x b views of every image: wrap the '
+                'augmentations of train_dataloader.dataset.pipeline in '
+                "dict(type='MemberViews', num_repeats=b, num_members=M, "
+                'transforms=[...]) (configs/mixmo/README.md)')
+        if len(views) != self.num_members:
+            raise ValueError(
+                f'MemberViews.num_members={len(views)} in train_dataloader.'
+                'dataset.pipeline does not match model.num_members='
+                f'{self.num_members}')
         # checked on the CPU, before they move to the device
-        labels = torch.cat([s.gt_label for s in data['data_samples']]).long()
+        labels = torch.cat([s.gt_label for s in samples]).long()
         if self.num_classes and not 0 <= labels.min() <= labels.max() < \
                 self.num_classes:
             raise ValueError(
                 f'training labels must be in [0, {self.num_classes}) '
                 '(model.head.num_classes), got '
                 f'[{labels.min()}, {labels.max()}]')
-        data = super().forward(data, training)
-        inputs, samples = data['inputs'], data['data_samples']
+        num_images, num_repeats = len(samples), len(views[0])
+        # (M x b x n, C, H, W): member-major, then repeat, then image;
+        # concatenated on the device
+        flat = torch.cat([
+            view if isinstance(view, Tensor) else torch.stack(view)
+            for member in self.cast_data(views) for view in member
+        ])
+        inputs = super().forward(
+            dict(inputs=flat, data_samples=samples), training)['inputs']
+        inputs = inputs.view(self.num_members, num_repeats * num_images,
+                             *inputs.shape[1:])
+        # input k of a member is a view of image k % n
+        image_of = torch.arange(num_repeats * num_images) % num_images
+        pairing = self.pair_members(len(image_of))  # (M, B), on the CPU
         device = inputs.device
-        labels = labels.to(device)
-        pairing = self.pair_members(inputs.size(0))  # (M, B), on the CPU
+        labels = labels[image_of].to(device)
         image_idx = pairing.to(device, non_blocking=True)
-        member_inputs, member_labels = inputs[image_idx], labels[image_idx]
+        members = torch.arange(self.num_members, device=device).unsqueeze(1)
+        member_inputs = inputs[members, image_idx]
+        member_labels = labels[image_idx]
         member_inputs, mix_labels, pixel_masks = self.mix_pixels(
-            inputs, labels, member_inputs, member_labels, samples, pairing)
+            inputs, labels, member_inputs, member_labels,
+            [samples[i] for i in image_of.tolist()], pairing)
         member_inputs = member_inputs.transpose(0, 1).contiguous()
         out_samples = []
-        for slot, source in enumerate(pairing[0].tolist()):
+        for slot, source in enumerate(image_of[pairing[0]].tolist()):
             sample = DataSample(metainfo=samples[source].metainfo)
             sample.set_field(member_labels[:, slot], 'member_gt_label')
             sample.set_field(mix_labels[:, slot], 'member_mix_label')
@@ -108,11 +144,12 @@ class MixMoDataPreprocessor(ClsDataPreprocessor):
         return dict(inputs=member_inputs, data_samples=out_samples)
 
     def pair_members(self, batch_size: int) -> Tensor:
-        """Draw which slot's image every member sees.
+        """Draw which of its B inputs every member sees in every slot.
 
         Returns:
             Tensor: Long CPU tensor ``(M, B)``: M random permutations, member
-            0's image copied to all members in the input-repetition slots.
+            0's input index copied to all members in the input-repetition
+            slots (each member still sees its own view of that image).
         """
         image_idx = torch.rand(self.num_members, batch_size).argsort(dim=1)
         if self.input_repetition_prob > 0:
@@ -124,15 +161,17 @@ class MixMoDataPreprocessor(ClsDataPreprocessor):
                    member_inputs: Tensor, member_labels: Tensor,
                    samples: List[DataSample],
                    pairing: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
-        """Mix a partner image of the batch into every member input.
+        """Mix a partner input of the same member into every member input.
 
         Args:
-            inputs (Tensor): The normalised batch ``(B, C, H, W)``.
-            labels (Tensor): Its labels ``(B, )``.
-            member_inputs (Tensor): Member inputs ``(M, B, C, H, W)``.
+            inputs (Tensor): Every member's normalised inputs
+                ``(M, B, C, H, W)``, in input order.
+            labels (Tensor): Their labels ``(B, )``.
+            member_inputs (Tensor): Member inputs in slot order
+                ``(M, B, C, H, W)``.
             member_labels (Tensor): Their labels ``(M, B)``.
-            samples (list[DataSample]): The batch's samples.
-            pairing (Tensor): The slot each member input comes from
+            samples (list[DataSample]): The sample of every input (B).
+            pairing (Tensor): The input each member sees in each slot
                 ``(M, B)``.
 
         Returns:
@@ -145,8 +184,8 @@ class MixMoDataPreprocessor(ClsDataPreprocessor):
         if self.pixel_mix is None:
             masks = torch.ones(num_members, batch_size, 1, 1, device=device)
             return member_inputs, member_labels.clone(), masks
-        # Partners uniform over the slots holding another image (another
-        # sample_idx, so not a repeat of the own image; every slot without
+        # Partners uniform over the inputs of another image (another
+        # sample_idx, so not a repeat of the own image; every input without
         # sample_idx), drawn on the CPU.
         ids = [s.metainfo.get('sample_idx') for s in samples]
         if not all(isinstance(i, Integral) for i in ids):
@@ -172,6 +211,8 @@ class MixMoDataPreprocessor(ClsDataPreprocessor):
             applied.view(num_members, batch_size, 1, 1), masks,
             torch.ones_like(masks)).float()
         weights = masks.unsqueeze(2).to(member_inputs.dtype)
-        mixed = weights * member_inputs + (1 - weights) * inputs[partner_idx]
+        members = torch.arange(num_members, device=device).unsqueeze(1)
+        partners = inputs[members, partner_idx]
+        mixed = weights * member_inputs + (1 - weights) * partners
         mix_labels = torch.where(applied, labels[partner_idx], member_labels)
         return mixed, mix_labels, masks

@@ -6,8 +6,9 @@ model = dict(
 
 data_root = 'data/cifar10'
 dataset_type = 'LocalCIFAR10'
+# 8 distinct images per step, each in b = 2 slots of every member: 16 slots
 train_dataloader = dict(
-    batch_size=16,
+    batch_size=8,
     num_workers=0,
     dataset=dict(type=dataset_type, data_root=data_root, check_md5=False))
 val_dataloader = dict(
@@ -21,7 +22,7 @@ param_scheduler = [
     dict(type='MultiStepLR', by_epoch=True, milestones=[1], gamma=0.5)
 ]
 train_cfg = dict(by_epoch=True, max_epochs=2, val_interval=1)
-auto_scale_lr = dict(base_batch_size=16)
+auto_scale_lr = dict(base_batch_size=8)
 
 default_hooks = dict(logger=dict(type='LoggerHook', interval=1))
 randomness = dict(seed=0)

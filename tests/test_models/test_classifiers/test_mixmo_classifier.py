@@ -1,5 +1,9 @@
+import numpy as np
 import pytest
 import torch
+from mmcv.transforms import Compose
+from mmengine.dataset import pseudo_collate
+from mmengine.registry import DefaultScope
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
@@ -66,7 +70,8 @@ def test_encoders_replace_first_conv():
     assert model.data_preprocessor.num_members == 2
 
 
-def _batch(batch_size=4, num_classes=10, size=32):
+def _test_batch(batch_size=4, num_classes=10, size=32):
+    """A test batch: ``batch_size`` random uint8 ``(3, size, size)`` images."""
     inputs = [
         torch.randint(0, 256, (3, size, size), dtype=torch.uint8)
         for _ in range(batch_size)
@@ -77,12 +82,46 @@ def _batch(batch_size=4, num_classes=10, size=32):
     return dict(inputs=inputs, data_samples=samples)
 
 
+def _train_batch(num_images=2, num_repeats=2, num_members=2, size=32):
+    """A training batch as the train dataloader gives it.
+
+    ``num_images`` random images (image k of label k) through the configs'
+    ``MemberViews`` + ``PackInputs`` pipeline, then ``pseudo_collate``:
+    ``inputs[i][r]`` holds member i's r-th view of every image, which the
+    preprocessor pairs into ``num_repeats * num_images`` slots.
+    """
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        pipeline = Compose([
+            dict(
+                type='MemberViews',
+                num_repeats=num_repeats,
+                num_members=num_members,
+                transforms=[
+                    dict(type='RandomCrop', crop_size=size, padding=4),
+                    dict(type='RandomFlip', prob=0.5, direction='horizontal')
+                ]),
+            dict(type='PackInputs'),
+        ])
+    return pseudo_collate([
+        pipeline(
+            dict(
+                img=np.random.randint(0, 256, (size, size, 3), np.uint8),
+                gt_label=k,
+                sample_idx=k,
+                img_shape=(size, size),
+                ori_shape=(size, size))) for k in range(num_images)
+    ])
+
+
 def test_three_modes():
     torch.manual_seed(0)
     model = MODELS.build(tiny_cfg())
     model.init_weights()
-    data = model.data_preprocessor(_batch(), training=True)
+    # 2 images x 2 repeats: 4 slots, every member sees each image twice
+    data = model.data_preprocessor(_train_batch(), training=True)
     assert data['inputs'].shape == (4, 2, 3, 32, 32)
+    labels = torch.stack([s.member_gt_label for s in data['data_samples']])
+    assert labels.T.sort().values.tolist() == [[0, 0, 1, 1], [0, 0, 1, 1]]
     losses = model(**data, mode='loss')
     assert set(losses) == {'loss_head0', 'loss_head1'}
     assert all(torch.isfinite(v) for v in losses.values())
@@ -90,7 +129,7 @@ def test_three_modes():
     assert model.encoders.convs[1].weight.grad is not None
 
     model.eval()
-    data = model.data_preprocessor(_batch(), training=False)
+    data = model.data_preprocessor(_test_batch(), training=False)
     assert data['inputs'].shape == (4, 3, 32, 32)
     logits = model(data['inputs'], mode='tensor')
     assert logits.shape == (4, 2, 10)
@@ -119,7 +158,7 @@ def test_loss_is_the_head_loss_of_the_mixed_features():
     torch.manual_seed(0)
     model = MODELS.build(tiny_cfg())
     model.init_weights()
-    data = model.data_preprocessor(_batch(), training=True)
+    data = model.data_preprocessor(_train_batch(), training=True)
     torch.manual_seed(1)
     losses = model(**data, mode='loss')
     torch.manual_seed(1)
@@ -139,7 +178,8 @@ def test_upstream_resnet_cifar_backbone():
              base_channels=8), 10, 64)
     model = MODELS.build(cfg)
     model.init_weights()
-    data = model.data_preprocessor(_batch(2), training=True)
+    data = model.data_preprocessor(
+        _train_batch(num_repeats=1), training=True)
     losses = model(**data, mode='loss')
     assert set(losses) == {'loss_head0', 'loss_head1'}
 
@@ -191,7 +231,8 @@ def test_upstream_imagenet_resnet_backbone():
     model = MODELS.build(cfg)
     model.init_weights()
     assert model.encoders.convs[0].kernel_size == (7, 7)
-    data = model.data_preprocessor(_batch(2, size=64), training=True)
+    data = model.data_preprocessor(
+        _train_batch(num_repeats=1, size=64), training=True)
     losses = model(**data, mode='loss')
     assert set(losses) == {'loss_head0', 'loss_head1'}
     randomize_weights(model)
@@ -221,7 +262,7 @@ def test_channels_last_same_outputs():
             nhwc(x, mode='tensor'), model(x, mode='tensor'), atol=1e-5)
     model.train()
     nhwc.train()
-    data = model.data_preprocessor(_batch(), training=True)
+    data = model.data_preprocessor(_train_batch(), training=True)
     torch.manual_seed(1)
     expected = model(**data, mode='loss')
     torch.manual_seed(1)
@@ -234,7 +275,7 @@ def test_bfloat16_autocast_loss():
     torch.manual_seed(0)
     model = MODELS.build(tiny_cfg())
     model.init_weights()
-    data = model.data_preprocessor(_batch(), training=True)
+    data = model.data_preprocessor(_train_batch(), training=True)
     with torch.autocast('cpu', dtype=torch.bfloat16):
         losses = model(**data, mode='loss')
     for value in losses.values():

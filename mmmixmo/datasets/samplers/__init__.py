@@ -1,3 +1,0 @@
-from .batch_repeat_sampler import BatchRepeatSampler
-
-__all__ = ['BatchRepeatSampler']

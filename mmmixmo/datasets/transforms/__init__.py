@@ -1,0 +1,3 @@
+from .member_views import MemberViews
+
+__all__ = ['MemberViews']
