@@ -6,9 +6,10 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmpretrain.models import ImageClassifier
+from mmpretrain.models import ClsDataPreprocessor, ImageClassifier
 from mmpretrain.registry import MODELS
 
+from mmmixmo.models.data_preprocessors import MixMoDataPreprocessor
 from tests.conftest import REPO_ROOT
 
 TOOL = osp.join(REPO_ROOT, 'tools', 'analysis_tools', 'benchmark.py')
@@ -39,7 +40,15 @@ def restore_threads():
     torch.set_num_threads(threads)
 
 
-def test_report_tiny_wrn(benchmark, capsys):
+def test_report_tiny_wrn(benchmark, capsys, monkeypatch):
+    batches = []  # what the preprocessors receive in training
+    for cls in (ClsDataPreprocessor, MixMoDataPreprocessor):
+        def recording(self, data, training=False, cls=cls,
+                      forward=cls.forward):
+            if training and type(self) is cls:
+                batches.append((cls, data['inputs']))
+            return forward(self, data, training)
+        monkeypatch.setattr(cls, 'forward', recording)
     result = benchmark.main([CONFIG, '--batch-size', '4', '--repeats', '3',
                              *ARGS])
     out = capsys.readouterr().out
@@ -47,8 +56,20 @@ def test_report_tiny_wrn(benchmark, capsys):
     assert lines[0] == result['hardware']
     assert lines[0].startswith('Hardware: CPU ')
     assert f'torch {torch.__version__}, 1 intra-op threads' in lines[0]
-    assert lines[2].startswith('Batch: 4 slots of 3x32x32 (MixMo: M=2 '
-                               'inputs per slot), fp32; 3 interleaved')
+    assert lines[2].startswith(
+        'Batch: 4 slots of 3x32x32 uint8 (MixMo: M=2 inputs per slot, b=1, '
+        'each member its own random views in training), fp32; 3 interleaved')
+    # 3 timed train steps each plus 1 for the memory peak; MixMo's batch is
+    # MemberViews' (M lists of b = 1 views), member 0's that of vanilla.
+    assert [cls for cls, _ in batches].count(ClsDataPreprocessor) == 4
+    assert [cls for cls, _ in batches].count(MixMoDataPreprocessor) == 4
+    plain = next(x for cls, x in batches if cls is ClsDataPreprocessor)
+    nested = next(x for cls, x in batches if cls is MixMoDataPreprocessor)
+    assert plain.shape == (4, 3, 32, 32) and plain.dtype == torch.uint8
+    assert [len(member) for member in nested] == [1, 1]
+    assert torch.equal(nested[0][0], plain)
+    assert nested[1][0].shape == plain.shape
+    assert not torch.equal(nested[1][0], plain)
     table = [[c.strip() for c in line.strip('|').split('|')]
              for line in lines if line.startswith('|')]
     assert tuple(table[0]) == benchmark.COLUMNS
@@ -111,6 +132,18 @@ def test_input_errors(benchmark):
         'cut-mixmo_preact-resnet18-w1_1xb100-b4_tiny-imagenet.py')
     for config, size in ((CONFIG, (32, 32)), (tiny_imagenet, (64, 64))):
         assert benchmark.train_img_size(Config.fromfile(config)) == size
+    # the last crop or resize, inside pipeline wrappers too
+    pipeline = [
+        dict(type='Resize', scale=(40, 30)),
+        dict(type='MemberViews', transforms=[
+            dict(type='RandomChoice', transforms=[
+                [dict(type='RandomResizedCrop', scale=(24, 20))],
+                [dict(type='RandomFlip', prob=0.5)]]),
+            dict(type='RandomFlip', prob=0.5)]),
+        dict(type='PackInputs'),
+    ]
+    assert benchmark.train_img_size(Config(dict(train_dataloader=dict(
+        dataset=dict(dataset=dict(pipeline=pipeline)))))) == (20, 24)
     with pytest.raises(ValueError, match='pass --img-size'):
         benchmark.train_img_size(
             Config(dict(train_dataloader=dict(dataset=dict(pipeline=[])))))

@@ -4,8 +4,6 @@ Usage: python tools/analysis_tools/benchmark.py CONFIG [--batch-size B] ...
 """
 import argparse
 import copy
-import os
-import platform
 import statistics
 import time
 from contextlib import nullcontext
@@ -16,23 +14,18 @@ from typing import Callable, Dict, List, Optional, Tuple
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.optim import build_optim_wrapper
-from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import nn
 
 from mmmixmo.models.classifiers import MixMoClassifier, fold_mixmo
+from mmmixmo.utils.benchmark import (flat_transforms, format_table,
+                                     hardware_line, innermost_dataset,
+                                     interleaved, load_config, positive_int)
 
 NAMES = ('vanilla', 'mixmo')
 COLUMNS = ('phase', 'model', 'img/s (median)', 'ms/iter (median)',
            'time ratio MixMo/vanilla', 'peak mem (MiB)')
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f'must be >= 1, got {value}')
-    return value
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -65,10 +58,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 def train_img_size(cfg: Config) -> Tuple[int, int]:
     """``(H, W)`` of the last crop or resize of the train pipeline."""
-    dataset = cfg.train_dataloader.dataset
-    while 'pipeline' not in dataset:  # dataset wrappers
-        dataset = dataset.dataset
-    for transform in reversed(dataset.pipeline):
+    dataset = innermost_dataset(cfg.train_dataloader.dataset)
+    for transform in reversed(list(flat_transforms(dataset.pipeline))):
         size = transform.get('crop_size', transform.get('scale'))
         if size is not None:  # an int or mmcv's (w, h)
             return (size, size) if isinstance(size, int) else tuple(size[::-1])
@@ -94,7 +85,7 @@ def make_step(model: nn.Module, train: bool, batch: dict, optim_cfg: dict,
               amp: bool) -> Callable[[], None]:
     """One ``train_step`` (preprocessor, loss, backward, optimizer step), or
     one ``test_step`` in eval mode without gradients."""
-    device = batch['inputs'].device
+    device = next(model.parameters()).device
     autocast = nullcontext
     if amp and (device.type == 'cpu' or not train):  # else AmpOptimWrapper
         dtype = torch.bfloat16 if device.type == 'cpu' else torch.float16
@@ -142,44 +133,12 @@ def peak_mib(step: Callable[[], None], device: torch.device) -> float:
     return max(accumulate((e.nbytes() for e in events), initial=0)) / 2**20
 
 
-def hardware_line(device: torch.device) -> str:
-    cpu = platform.processor() or platform.machine()
-    if os.path.exists('/proc/cpuinfo'):
-        with open('/proc/cpuinfo') as f:
-            cpu = next((line.split(':', 1)[1].strip()
-                        for line in f if line.startswith('model name')), cpu)
-    line = (f'Hardware: CPU {cpu}, {os.cpu_count()} logical cores '
-            f'({len(os.sched_getaffinity(0))} usable), torch '
-            f'{torch.__version__}, {torch.get_num_threads()} intra-op threads')
-    if device.type == 'cuda':
-        line += (f', GPU {torch.cuda.get_device_name(device)}, CUDA '
-                 f'{torch.version.cuda}, cudnn '
-                 f'{torch.backends.cudnn.version()}')
-    return line
-
-
-def format_table(rows: List[dict]) -> str:
-    cells = [COLUMNS] + [(row['phase'], row['model'],
-                          f'{row["img_per_s"]:.2f}',
-                          f'{row["ms_per_iter"]:.2f}', f'{row["ratio"]:.3f}',
-                          f'{row["peak_mib"]:.1f}') for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(COLUMNS))]
-    lines = ['| ' + ' | '.join(c.ljust(w) if i < 2 else c.rjust(w)
-                               for i, (c, w) in enumerate(zip(row, widths)))
-             + ' |' for row in cells]
-    lines.insert(1, '|' + '|'.join('-' * (w + 2) for w in widths) + '|')
-    return '\n'.join(lines)
-
-
 def main(argv: Optional[List[str]] = None) -> dict:
     """Run the benchmark, print the report and return its unrounded
     figures: ``rows``, ``times`` (seconds per repeat), ``params``,
     ``hardware``."""
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    cfg = load_config(args.config, args.cfg_options)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -187,30 +146,37 @@ def main(argv: Optional[List[str]] = None) -> dict:
         'cudnn_benchmark', False)
     models = {k: m.to(device) for k, m in build_models(cfg, args.seed).items()}
     mixmo = models['mixmo']
+    num_members = len(mixmo.encoders.convs)
     batch_size = args.batch_size or cfg.train_dataloader.batch_size
     img_size = (args.img_size, ) * 2 if args.img_size else train_img_size(cfg)
     channels = mixmo.encoders.convs[0].in_channels
     gen = torch.Generator().manual_seed(args.seed)
-    inputs = torch.randint(0, 256, (batch_size, channels, *img_size),
-                           generator=gen, dtype=torch.uint8)
+    views = torch.randint(0, 256, (num_members, batch_size, channels,
+                                   *img_size),
+                          generator=gen, dtype=torch.uint8).to(device)
     labels = torch.randint(0, mixmo.head.num_classes, (batch_size, ),
                            generator=gen)
-    batch = dict(inputs=inputs.to(device), data_samples=[
-        DataSample().set_gt_label(int(y)).to(device) for y in labels])
+    samples = [DataSample().set_gt_label(int(y)).to(device) for y in labels]
+    # MixMo trains on MemberViews' nested batch (b = 1): member i's views
+    # are views[i], member 0's are the batch of the vanilla network.
+    plain = dict(inputs=views[0], data_samples=samples)
+    batches = dict(
+        train=dict(vanilla=plain,
+                   mixmo=dict(inputs=[[v] for v in views],
+                              data_samples=samples)),
+        inference=dict(vanilla=plain, mixmo=plain))
 
     rows, times = [], {}
-    for phase in ('train', 'inference'):
-        steps = {name: make_step(models[name], phase == 'train', batch,
+    for phase, batch in batches.items():
+        steps = {name: make_step(models[name], phase == 'train', batch[name],
                                  cfg.optim_wrapper, args.amp)
                  for name in NAMES}
         for step in steps.values():
             for _ in range(args.warmup):
                 step()
-        times[phase] = {name: [] for name in NAMES}
-        for repeat in range(args.repeats):
-            for name in (NAMES if repeat % 2 == 0 else NAMES[::-1]):
-                times[phase][name].append(
-                    timed(steps[name], args.iters, device))
+        times[phase] = interleaved(
+            {name: partial(timed, steps[name], args.iters, device)
+             for name in NAMES}, args.repeats)
         paired = zip(times[phase]['mixmo'], times[phase]['vanilla'])
         ratio = statistics.median(m / v for m, v in paired)
         for name in NAMES:
@@ -231,13 +197,16 @@ def main(argv: Optional[List[str]] = None) -> dict:
     print(f'Config: {args.config}' +
           (f' {args.cfg_options}' if args.cfg_options else ''))
     print(f'Batch: {batch_size} slots of {channels}x{img_size[0]}x'
-          f'{img_size[1]} (MixMo: M={len(mixmo.encoders.convs)} inputs per '
-          'slot), '
+          f'{img_size[1]} uint8 (MixMo: M={num_members} inputs per slot, '
+          'b=1, each member its own random views in training), '
           f'{precision}; {args.repeats} interleaved repeats of {args.iters} '
           f'iter(s) after {args.warmup} warm-up iter(s)')
     print(f'Params: MixMo {params["mixmo"]:,}, vanilla (folded) '
           f'{params["vanilla"]:,}')
-    print(format_table(rows))
+    print(format_table(COLUMNS, [
+        (row['phase'], row['model'], f'{row["img_per_s"]:.2f}',
+         f'{row["ms_per_iter"]:.2f}', f'{row["ratio"]:.3f}',
+         f'{row["peak_mib"]:.1f}') for row in rows]))
     print('time ratio: median over repeats of t(MixMo) / t(vanilla) in the '
           'same repeat, > 1: MixMo is slower; peak mem: tensors allocated '
           'during one step on top of the model state')

@@ -1,0 +1,142 @@
+"""tools/analysis_tools/benchmark_dataloader.py on a few fake JPEGs (counts
+and figures, not timings)."""
+import importlib.util
+import os
+import os.path as osp
+import statistics
+
+import numpy as np
+import pytest
+from mmengine.config import Config
+from PIL import Image
+
+from tests.conftest import REPO_ROOT
+
+TOOL = osp.join(REPO_ROOT, 'tools', 'analysis_tools',
+                'benchmark_dataloader.py')
+IMAGEFOLDER = osp.join(REPO_ROOT, 'configs', 'imagefolder',
+                       'cut-mixmo_wrn10-2_1xb64-b2_imagefolder.py')
+QUICK = ['--batches', '2', '--warmup', '1', '--repeats', '1',
+         '--num-workers', '0']
+
+
+@pytest.fixture(scope='module')
+def tool():
+    spec = importlib.util.spec_from_file_location('benchmark_dataloader',
+                                                  TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='module')
+def image_folder(tmp_path_factory):
+    """2 classes x 5 JPEGs of 20x16 (W x H)."""
+    root = tmp_path_factory.mktemp('jpegs')
+    rng = np.random.default_rng(0)
+    for cls in ('a', 'b'):
+        os.makedirs(root / cls)
+        for k in range(5):
+            pixels = rng.integers(0, 256, (16, 20, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / cls / f'{k}.jpg')
+    return str(root)
+
+
+def table(out):
+    return [[c.strip() for c in line.strip('|').split('|')]
+            for line in out.splitlines() if line.startswith('|')]
+
+
+def check_figures(tool, result, out, batches, images, b, members):
+    """Counts of both modes over ``batches`` batches of ``images`` images
+    (b slots each), and the printed figures that derive from them."""
+    rows = {row['mode']: row for row in result['rows']}
+    slots = batches * images * b
+    assert {k: rows['member views'][k] for k in (
+        'slots', 'images', 'decodes', 'views')} == dict(
+            slots=slots, images=batches * images, decodes=batches * images,
+            views=slots * members)
+    assert {k: rows['per slot'][k] for k in (
+        'slots', 'images', 'decodes', 'views')} == dict(
+            slots=slots, images=batches * images, decodes=slots, views=slots)
+    assert rows['member views']['decodes_per_slot'] == 1 / b
+    assert rows['per slot']['decodes_per_slot'] == 1
+    assert rows['member views']['views_per_slot'] == members
+    assert rows['per slot']['views_per_slot'] == 1
+    for mode, row in rows.items():
+        median = statistics.median(result['times'][mode])
+        assert row['slots_per_s'] == pytest.approx(slots / median, rel=1e-12)
+        assert row['images_per_s'] == pytest.approx(
+            batches * images / median, rel=1e-12)
+    assert rows['member views']['ratio'] == pytest.approx(
+        rows['member views']['slots_per_s'] / rows['per slot']['slots_per_s'],
+        rel=1e-12)
+    assert rows['per slot']['ratio'] == 1
+    cells = table(out)
+    assert tuple(cells[0]) == tool.COLUMNS
+    assert [row[0] for row in cells[2:]] == ['member views', 'per slot']
+    for cell, row in zip(cells[2:], result['rows']):
+        assert cell[1:] == [
+            f'{row["slots_per_s"]:.1f}', f'{row["images_per_s"]:.1f}',
+            f'{row["decodes_per_slot"]:.3f}', f'{row["views_per_slot"]:.0f}',
+            f'{row["ratio"]:.3f}'
+        ]
+
+
+def test_member_views_config(tool, image_folder, capsys):
+    # the config's MemberViews (b = 2, M = 2), 3 images (6 slots) per batch
+    result = tool.main([IMAGEFOLDER, '--image-folder', image_folder, *QUICK,
+                        '--cfg-options', 'train_dataloader.batch_size=3'])
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0] == result['hardware'] and lines[0].startswith(
+        'Hardware: CPU ')
+    assert lines[1] == (f'Config: {IMAGEFOLDER}, CustomDataset('
+                        f'{image_folder}) of 10 images '
+                        "{'train_dataloader.batch_size': 3}")
+    assert lines[2] == ('Batch: 3 images x b=2 = 6 slots, M=2; 2 timed '
+                        'batches after 1 warm-up, 1 interleaved repeats, 0 '
+                        'worker(s), default_collate')
+    assert [len(t) for t in result['times'].values()] == [1, 1]
+    check_figures(tool, result, out, batches=2, images=3, b=2, members=2)
+
+
+def test_config_without_member_views(tool, image_folder, capsys):
+    # mmpretrain's ImageNet pipeline wrapped with b = 2, M = 3: a batch of 5
+    # slots is 2 images x 2 slots; pseudo_collate lists the views.
+    result = tool.main([
+        'mmpretrain::_base_/datasets/imagenet_bs64.py', '--image-folder',
+        image_folder, '--num-repeats', '2', '--num-members', '3', *QUICK,
+        '--collate', 'pseudo_collate', '--cfg-options',
+        'train_dataloader.batch_size=5',
+        'train_dataloader.dataset.pipeline.1.scale=8'
+    ])
+    out = capsys.readouterr().out
+    assert out.splitlines()[2].startswith('Batch: 2 images x b=2 = 4 slots, '
+                                          'M=3; 2 timed')
+    assert out.splitlines()[2].endswith('pseudo_collate')
+    check_figures(tool, result, out, batches=2, images=2, b=2, members=3)
+
+
+def test_mode_pipelines(tool):
+    cifar = Config.fromfile(osp.join(
+        REPO_ROOT, 'configs', 'mixmo',
+        'cut-mixmo_wrn28-10_1xb64-b4_cifar100.py'))
+    pipeline = list(cifar.train_dataloader.dataset.pipeline)
+    augments = list(pipeline[0].transforms)
+    pipelines, views, had_views = tool.mode_pipelines(pipeline, None, 3)
+    assert had_views
+    assert views == dict(pipeline[0], num_members=3)
+    assert views['num_repeats'] == 4
+    assert pipelines == {'member views': [views, pipeline[1]],
+                         'per slot': [*augments, pipeline[1]]}
+    load, crop, pack = (dict(type='LoadImageFromFile'),
+                        dict(type='RandomCrop', crop_size=8),
+                        dict(type='PackInputs'))
+    pipelines, views, had_views = tool.mode_pipelines([load, crop, pack],
+                                                      None, None)
+    assert not had_views
+    assert views == dict(type='MemberViews', transforms=[crop],
+                         num_repeats=2, num_members=2)
+    assert pipelines == {'member views': [load, views, pack],
+                         'per slot': [load, crop, pack]}

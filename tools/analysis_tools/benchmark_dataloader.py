@@ -1,0 +1,183 @@
+"""Training slots/s per dataloader worker, MemberViews vs one load per slot.
+
+Usage: python tools/analysis_tools/benchmark_dataloader.py CONFIG
+    [--image-folder DIR] [--num-workers 1] [--batches 40] [--warmup 5]
+    [--repeats 3] [--num-repeats B] [--num-members M] [--cfg-options ...]
+"""
+import argparse
+import copy
+import statistics
+import time
+from functools import partial
+from itertools import cycle, islice
+from typing import List, Optional, Tuple
+
+import torch
+from mmengine.config import DictAction
+from mmengine.dataset import default_collate, pseudo_collate
+from mmpretrain.registry import DATA_SAMPLERS, DATASETS
+from torch.utils.data import DataLoader, Dataset
+
+from mmmixmo.utils.benchmark import (format_table, hardware_line,
+                                     innermost_dataset, interleaved,
+                                     load_config, positive_int)
+
+MODES = ('member views', 'per slot')
+COLLATES = dict(pseudo_collate=pseudo_collate, default_collate=default_collate)
+COLUMNS = ('mode', 'slots/s/worker (median)', 'images/s/worker',
+           'decodes/slot', 'views/slot', 'ratio to per slot')
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config', help='a config file or package::path')
+    parser.add_argument('--image-folder', help='DIR/<class>/*.jpg replaces '
+                        'the training dataset (CustomDataset)')
+    for flag, default, text in (
+        ('--num-workers', 1, 'dataloader worker processes (0: in process)'),
+        ('--warmup', 5, 'untimed batches first (worker start-up)'),
+        ('--seed', 0, 'seed of the sampler'),
+    ):
+        parser.add_argument(flag, type=int, default=default, help=text)
+    for flag, default, text in (
+        ('--batches', 40, 'timed batches per repeat and mode'),
+        ('--repeats', 3, 'timed repeats per mode, interleaved'),
+        ('--num-repeats', None, 'b; default: MemberViews of the config, '
+         'else 2 (the batch size then counts slots)'),
+        ('--num-members', None, 'M; default: as --num-repeats'),
+    ):
+        parser.add_argument(flag, type=positive_int, default=default,
+                            help=text)
+    parser.add_argument('--collate', choices=tuple(COLLATES),
+                        help="default: the config's collate_fn, else "
+                        'default_collate (as tools/train.py)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config keys')
+    return parser.parse_args(argv)
+
+
+def mode_pipelines(pipeline: List[dict], num_repeats: Optional[int],
+                   num_members: Optional[int]) -> Tuple[dict, dict, bool]:
+    """The train pipeline of each mode, the ``MemberViews`` config, and
+    whether the config has one (else its augmentations, between the
+    ``Load*`` transforms and ``PackInputs``, are wrapped)."""
+    types = [transform['type'] for transform in pipeline]
+    had_views = 'MemberViews' in types
+    if had_views:
+        start = types.index('MemberViews')
+        stop = start + 1
+        views = dict(dict(num_repeats=1, num_members=2), **pipeline[start])
+    else:
+        start = next((i for i, t in enumerate(types)
+                      if not t.startswith('Load')), len(types))
+        stop = len(types) - (types[-1:] == ['PackInputs'])
+        views = dict(type='MemberViews', transforms=pipeline[start:stop],
+                     num_repeats=2, num_members=2)
+    views.update((key, value) for key, value in (
+        ('num_repeats', num_repeats), ('num_members', num_members)) if value)
+    head, tail = pipeline[:start], pipeline[stop:]
+    return {'member views': head + [views] + tail,
+            'per slot': head + list(views['transforms']) + tail
+            }, views, had_views
+
+
+def run(dataset: Dataset, batches: List[List[int]], num_workers: int,
+        warmup: int, collate: str) -> Tuple[float, dict]:
+    """Seconds of the batches after the ``warmup`` first ones, and the
+    ``slots``, distinct ``images``, ``decodes`` and ``views`` they held."""
+    loader = DataLoader(dataset, batch_sampler=batches,
+                        num_workers=num_workers,
+                        collate_fn=COLLATES[collate])
+    counts = dict(slots=0, images=0, decodes=0, views=0)
+    batch_iter = iter(loader)
+    for _ in islice(batch_iter, warmup):
+        pass
+    start = time.perf_counter()
+    for batch in batch_iter:
+        inputs, samples = batch['inputs'], batch['data_samples']
+        nested = isinstance(inputs[0], list)  # MemberViews: M x b x n
+        views = (sum(len(v) for member in inputs for v in member)
+                 if nested else len(inputs))
+        counts['slots'] += views // len(inputs) if nested else views
+        counts['images'] += len({s.sample_idx for s in samples})
+        counts['decodes'] += len(samples)  # one load (decode) per sample
+        counts['views'] += views
+    return time.perf_counter() - start, counts
+
+
+def main(argv: Optional[List[str]] = None) -> dict:
+    """Run the benchmark, print the report and return its unrounded
+    figures: ``rows``, ``times`` (seconds per repeat), ``hardware``."""
+    args = parse_args(argv)
+    cfg = load_config(args.config, args.cfg_options)
+    dataset_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
+    if args.image_folder:
+        dataset_cfg = dict(type='CustomDataset', data_root=args.image_folder,
+                           pipeline=innermost_dataset(dataset_cfg)['pipeline'])
+    pipelines, views, had_views = mode_pipelines(
+        list(innermost_dataset(dataset_cfg)['pipeline']), args.num_repeats,
+        args.num_members)
+    num_repeats = views['num_repeats']
+    batch_size = cfg.train_dataloader.batch_size
+    num_images = batch_size if had_views else batch_size // num_repeats
+    datasets = {}
+    for mode in MODES:
+        innermost_dataset(dataset_cfg)['pipeline'] = pipelines[mode]
+        datasets[mode] = DATASETS.build(copy.deepcopy(dataset_cfg))
+    sampler = DATA_SAMPLERS.build(
+        cfg.train_dataloader.get(
+            'sampler', dict(type='DefaultSampler', shuffle=True)),
+        default_args=dict(dataset=datasets['per slot'], seed=args.seed))
+    total = args.warmup + args.batches
+    order = list(islice(cycle(sampler), total * num_images))
+    batches = {'member views': [order[k:k + num_images]
+                                for k in range(0, len(order), num_images)]}
+    batches['per slot'] = [[i for i in batch for _ in range(num_repeats)]
+                           for batch in batches['member views']]
+
+    collate = args.collate or cfg.train_dataloader.get(
+        'collate_fn', {}).get('type', 'default_collate')
+    counts = {}
+
+    def timed(mode: str) -> float:
+        seconds, counts[mode] = run(datasets[mode], batches[mode],
+                                    args.num_workers, args.warmup, collate)
+        return seconds
+
+    times = interleaved({mode: partial(timed, mode) for mode in MODES},
+                        args.repeats)
+    rows = []
+    for mode in MODES:  # per worker: / max(1, num_workers)
+        per_s = 1 / statistics.median(times[mode]) / max(1, args.num_workers)
+        count = counts[mode]
+        rows.append(dict(
+            mode=mode, slots_per_s=count['slots'] * per_s,
+            images_per_s=count['images'] * per_s,
+            decodes_per_slot=count['decodes'] / count['slots'],
+            views_per_slot=count['views'] / count['slots'], **count))
+    for row in rows:
+        row['ratio'] = row['slots_per_s'] / rows[1]['slots_per_s']
+
+    hardware = hardware_line(torch.device('cpu'))
+    print(hardware)
+    print(f'Config: {args.config}' +
+          (f', CustomDataset({args.image_folder}) of '
+           f'{len(datasets["per slot"])} images' if args.image_folder else '')
+          + (f' {args.cfg_options}' if args.cfg_options else ''))
+    print(f'Batch: {num_images} images x b={num_repeats} = '
+          f'{num_images * num_repeats} slots, M={views["num_members"]}; '
+          f'{args.batches} timed batches after {args.warmup} warm-up, '
+          f'{args.repeats} interleaved repeats, {args.num_workers} worker(s), '
+          f'{collate}')
+    print(format_table(COLUMNS, [
+        (row['mode'], f'{row["slots_per_s"]:.1f}',
+         f'{row["images_per_s"]:.1f}', f'{row["decodes_per_slot"]:.3f}',
+         f'{row["views_per_slot"]:.0f}', f'{row["ratio"]:.3f}')
+        for row in rows], left=1))
+    print('member views: one load, b x M views per image; per slot: every '
+          'image b times in the batch, one load and view per slot')
+    return dict(rows=rows, times=times, hardware=hardware)
+
+
+if __name__ == '__main__':
+    main()
