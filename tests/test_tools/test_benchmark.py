@@ -130,8 +130,10 @@ def test_input_errors(benchmark):
     tiny_imagenet = osp.join(
         REPO_ROOT, 'configs', 'mixmo',
         'cut-mixmo_preact-resnet18-w1_1xb100-b4_tiny-imagenet.py')
-    for config, size in ((CONFIG, (32, 32)), (tiny_imagenet, (64, 64))):
+    for config, size, slots in ((CONFIG, (32, 32), 64),
+                                (tiny_imagenet, (64, 64), 100)):
         assert benchmark.train_img_size(Config.fromfile(config)) == size
+        assert benchmark.train_slots(Config.fromfile(config)) == slots
     # the last crop or resize, inside pipeline wrappers too
     pipeline = [
         dict(type='Resize', scale=(40, 30)),

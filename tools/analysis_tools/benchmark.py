@@ -34,7 +34,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         'makes of it, on the same synthetic batch.')
     parser.add_argument('config', help='a MixMo config file')
     for flag, default, text in (
-        ('--batch-size', None, 'batch slots; default: the train batch size'),
+        ('--batch-size', None, 'batch slots; default: the config slots'),
         ('--repeats', 5, 'timed repeats per model, interleaved'),
         ('--iters', 1, 'consecutive steps per timed repeat'),
         ('--img-size', None, 'image side; default: the train crop size'),
@@ -64,6 +64,14 @@ def train_img_size(cfg: Config) -> Tuple[int, int]:
         if size is not None:  # an int or mmcv's (w, h)
             return (size, size) if isinstance(size, int) else tuple(size[::-1])
     raise ValueError('no crop size in the train pipeline: pass --img-size')
+
+
+def train_slots(cfg: Config) -> int:
+    """Slots of a training step: ``batch_size`` x ``MemberViews``' b."""
+    dataset = innermost_dataset(cfg.train_dataloader.dataset)
+    repeats = [t.get('num_repeats', 1) for t in dataset.pipeline
+               if t.get('type') == 'MemberViews']
+    return cfg.train_dataloader.batch_size * (repeats or [1])[0]
 
 
 def build_models(cfg: Config, seed: int) -> Dict[str, nn.Module]:
@@ -147,7 +155,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
     models = {k: m.to(device) for k, m in build_models(cfg, args.seed).items()}
     mixmo = models['mixmo']
     num_members = len(mixmo.encoders.convs)
-    batch_size = args.batch_size or cfg.train_dataloader.batch_size
+    batch_size = args.batch_size or train_slots(cfg)
     img_size = (args.img_size, ) * 2 if args.img_size else train_img_size(cfg)
     channels = mixmo.encoders.convs[0].in_channels
     gen = torch.Generator().manual_seed(args.seed)
