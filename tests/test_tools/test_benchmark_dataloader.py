@@ -53,14 +53,14 @@ def check_figures(tool, result, out, batches, images, b, members):
     rows = {row['mode']: row for row in result['rows']}
     slots = batches * images * b
     assert {k: rows['member views'][k] for k in (
-        'slots', 'images', 'decodes', 'views')} == dict(
-            slots=slots, images=batches * images, decodes=batches * images,
+        'slots', 'images', 'loads', 'views')} == dict(
+            slots=slots, images=batches * images, loads=batches * images,
             views=slots * members)
     assert {k: rows['per slot'][k] for k in (
-        'slots', 'images', 'decodes', 'views')} == dict(
-            slots=slots, images=batches * images, decodes=slots, views=slots)
-    assert rows['member views']['decodes_per_slot'] == 1 / b
-    assert rows['per slot']['decodes_per_slot'] == 1
+        'slots', 'images', 'loads', 'views')} == dict(
+            slots=slots, images=batches * images, loads=slots, views=slots)
+    assert rows['member views']['loads_per_slot'] == 1 / b
+    assert rows['per slot']['loads_per_slot'] == 1
     assert rows['member views']['views_per_slot'] == members
     assert rows['per slot']['views_per_slot'] == 1
     for mode, row in rows.items():
@@ -78,7 +78,7 @@ def check_figures(tool, result, out, batches, images, b, members):
     for cell, row in zip(cells[2:], result['rows']):
         assert cell[1:] == [
             f'{row["slots_per_s"]:.1f}', f'{row["images_per_s"]:.1f}',
-            f'{row["decodes_per_slot"]:.3f}', f'{row["views_per_slot"]:.0f}',
+            f'{row["loads_per_slot"]:.3f}', f'{row["views_per_slot"]:.0f}',
             f'{row["ratio"]:.3f}'
         ]
 

@@ -25,7 +25,7 @@ from mmmixmo.utils.benchmark import (format_table, hardware_line,
 MODES = ('member views', 'per slot')
 COLLATES = dict(pseudo_collate=pseudo_collate, default_collate=default_collate)
 COLUMNS = ('mode', 'slots/s/worker (median)', 'images/s/worker',
-           'decodes/slot', 'views/slot', 'ratio to per slot')
+           'loads/slot', 'views/slot', 'ratio to per slot')
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -84,11 +84,11 @@ def mode_pipelines(pipeline: List[dict], num_repeats: Optional[int],
 def run(dataset: Dataset, batches: List[List[int]], num_workers: int,
         warmup: int, collate: str) -> Tuple[float, dict]:
     """Seconds of the batches after the ``warmup`` first ones, and the
-    ``slots``, distinct ``images``, ``decodes`` and ``views`` they held."""
+    ``slots``, distinct ``images``, ``loads`` and ``views`` they held."""
     loader = DataLoader(dataset, batch_sampler=batches,
                         num_workers=num_workers,
                         collate_fn=COLLATES[collate])
-    counts = dict(slots=0, images=0, decodes=0, views=0)
+    counts = dict(slots=0, images=0, loads=0, views=0)
     batch_iter = iter(loader)
     for _ in islice(batch_iter, warmup):
         pass
@@ -100,7 +100,7 @@ def run(dataset: Dataset, batches: List[List[int]], num_workers: int,
                  if nested else len(inputs))
         counts['slots'] += views // len(inputs) if nested else views
         counts['images'] += len({s.sample_idx for s in samples})
-        counts['decodes'] += len(samples)  # one load (decode) per sample
+        counts['loads'] += len(samples)  # one dataset load per sample
         counts['views'] += views
     return time.perf_counter() - start, counts
 
@@ -153,7 +153,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
         rows.append(dict(
             mode=mode, slots_per_s=count['slots'] * per_s,
             images_per_s=count['images'] * per_s,
-            decodes_per_slot=count['decodes'] / count['slots'],
+            loads_per_slot=count['loads'] / count['slots'],
             views_per_slot=count['views'] / count['slots'], **count))
     for row in rows:
         row['ratio'] = row['slots_per_s'] / rows[1]['slots_per_s']
@@ -171,7 +171,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
           f'{collate}')
     print(format_table(COLUMNS, [
         (row['mode'], f'{row["slots_per_s"]:.1f}',
-         f'{row["images_per_s"]:.1f}', f'{row["decodes_per_slot"]:.3f}',
+         f'{row["images_per_s"]:.1f}', f'{row["loads_per_slot"]:.3f}',
          f'{row["views_per_slot"]:.0f}', f'{row["ratio"]:.3f}')
         for row in rows], left=1))
     print('member views: one load, b x M views per image; per slot: every '

@@ -80,6 +80,8 @@ def write_mmpretrain(cfg: Config, folded_cfg: dict, weights: dict,
     ]
     if cfg.get('train_dataloader'):  # one augmented view per image
         dataset = cfg.train_dataloader.dataset
+        while 'pipeline' not in dataset:  # dataset wrappers
+            dataset = dataset.dataset
         dataset.pipeline = [
             step for t in dataset.pipeline
             for step in (t.transforms if t.type == 'MemberViews' else [t])

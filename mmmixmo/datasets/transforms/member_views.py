@@ -2,6 +2,7 @@
 import copy
 from typing import Callable, List, Union
 
+import cv2
 from mmcv.transforms import BaseTransform, Compose
 from mmpretrain.registry import TRANSFORMS
 
@@ -15,7 +16,8 @@ class MemberViews(BaseTransform):
     than the slots), and each of its b x M (member, slot) inputs is a random
     augmentation of its own, as in the authors' code, but made from one
     decoded image. ``results['img']`` becomes M lists of b views, which
-    ``PackInputs`` packs and ``MixMoDataPreprocessor`` pairs into slots::
+    ``PackInputs`` packs and ``MixMoDataPreprocessor`` pairs into slots; the
+    other keys (``img_shape``...) stay those of the decoded image::
 
         train_pipeline = [
             dict(type='LoadImageFromFile'),
@@ -57,8 +59,8 @@ class MemberViews(BaseTransform):
 
         The views share the decoded image, made read-only: copying it for
         every view would cost as much as the augmentation. If a transform
-        writes into its input image (``RandomErasing`` first), the image is
-        copied for every view from then on.
+        writes into its input image with numpy or OpenCV (``RandomErasing``
+        first), the image is copied for every view from then on.
         """
         image = results['img']
         if self.copy_image:
@@ -66,8 +68,8 @@ class MemberViews(BaseTransform):
         image.setflags(write=False)
         try:
             return self._views(results, copy.copy)
-        except ValueError as error:
-            if 'read-only' not in str(error):
+        except (ValueError, cv2.error) as error:
+            if not any(w in str(error) for w in ('read-only', 'readonly')):
                 raise
             self.copy_image = True
             results['img'] = image.copy()

@@ -1,6 +1,6 @@
 """Data preprocessor that builds the M member inputs of MixMo."""
 from numbers import Integral
-from typing import List, Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
 from mmpretrain.models import ClsDataPreprocessor
@@ -23,8 +23,8 @@ class MixMoDataPreprocessor(ClsDataPreprocessor):
     independent partners. Optionally all members of a slot see member 0's
     image (input repetition, still in their own views), and each member
     input gets its own pixel CutMix or Mixup (the paper's "+ CutMix" rows)
-    with a partner drawn among the member's inputs of another image
-    (``sample_idx``); the authors draw it from the whole training set.
+    with a partner drawn among the member's inputs of another image (by
+    ``sample_idx``); the authors draw it from the whole training set.
     Mixing normalised images equals mixing raw ones.
 
     Args:
@@ -111,12 +111,12 @@ class MixMoDataPreprocessor(ClsDataPreprocessor):
                 '(model.head.num_classes), got '
                 f'[{labels.min()}, {labels.max()}]')
         num_images, num_repeats = len(samples), len(views[0])
-        # (M x b x n, C, H, W): member-major, then repeat, then image;
-        # concatenated on the device
-        flat = torch.cat([
+        # (M x b x n, C, H, W): member-major, then repeat, then image; one
+        # copy to the device per (member, repeat), concatenated there
+        flat = torch.cat(self.cast_data([
             view if isinstance(view, Tensor) else torch.stack(view)
-            for member in self.cast_data(views) for view in member
-        ])
+            for member in views for view in member
+        ]))
         inputs = super().forward(
             dict(inputs=flat, data_samples=samples), training)['inputs']
         inputs = inputs.view(self.num_members, num_repeats * num_images,
@@ -130,9 +130,12 @@ class MixMoDataPreprocessor(ClsDataPreprocessor):
         members = torch.arange(self.num_members, device=device).unsqueeze(1)
         member_inputs = inputs[members, image_idx]
         member_labels = labels[image_idx]
+        # the image of every input: its sample_idx, else its batch index
+        ids = [s.metainfo.get('sample_idx') for s in samples]
+        ids = torch.tensor(ids)[image_of] if all(
+            isinstance(i, Integral) for i in ids) else image_of
         member_inputs, mix_labels, pixel_masks = self.mix_pixels(
-            inputs, labels, member_inputs, member_labels,
-            [samples[i] for i in image_of.tolist()], pairing)
+            inputs, labels, member_inputs, member_labels, ids, pairing)
         member_inputs = member_inputs.transpose(0, 1).contiguous()
         out_samples = []
         for slot, source in enumerate(image_of[pairing[0]].tolist()):
@@ -159,7 +162,7 @@ class MixMoDataPreprocessor(ClsDataPreprocessor):
 
     def mix_pixels(self, inputs: Tensor, labels: Tensor,
                    member_inputs: Tensor, member_labels: Tensor,
-                   samples: List[DataSample],
+                   ids: Tensor,
                    pairing: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
         """Mix a partner input of the same member into every member input.
 
@@ -170,7 +173,7 @@ class MixMoDataPreprocessor(ClsDataPreprocessor):
             member_inputs (Tensor): Member inputs in slot order
                 ``(M, B, C, H, W)``.
             member_labels (Tensor): Their labels ``(M, B)``.
-            samples (list[DataSample]): The sample of every input (B).
+            ids (Tensor): The image id of every input ``(B, )``.
             pairing (Tensor): The input each member sees in each slot
                 ``(M, B)``.
 
@@ -184,13 +187,8 @@ class MixMoDataPreprocessor(ClsDataPreprocessor):
         if self.pixel_mix is None:
             masks = torch.ones(num_members, batch_size, 1, 1, device=device)
             return member_inputs, member_labels.clone(), masks
-        # Partners uniform over the inputs of another image (another
-        # sample_idx, so not a repeat of the own image; every input without
-        # sample_idx), drawn on the CPU.
-        ids = [s.metainfo.get('sample_idx') for s in samples]
-        if not all(isinstance(i, Integral) for i in ids):
-            ids = range(batch_size)
-        ids = torch.tensor(ids, dtype=torch.long)
+        # Partners uniform over the inputs of another image (not a view of
+        # the own image), drawn on the CPU.
         other = ids.view(1, 1, -1) != ids[pairing].unsqueeze(-1)
         other |= ~other.any(-1, keepdim=True)
         partner_idx = torch.multinomial(

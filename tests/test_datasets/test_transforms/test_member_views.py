@@ -111,6 +111,17 @@ def test_every_view_transforms_its_own_copy():
             np.testing.assert_array_equal(view.astype(int), before + 1)
     np.testing.assert_array_equal(image, before)  # the decoded image
     assert 'calls' not in out
+    # an OpenCV transform writing into its input image, too
+    results = decoded()
+    image, before = results['img'], results['img'].copy()
+    flip = MemberViews(
+        [lambda r: dict(r, img=cv2.flip(r['img'], 1, r['img']))],
+        num_repeats=2, num_members=2)
+    for member in flip(results)['img']:
+        for view in member:
+            np.testing.assert_array_equal(view, before[:, ::-1])
+    np.testing.assert_array_equal(image, before)
+    assert flip.copy_image
     # mmpretrain's RandomErasing also writes in place: every view differs
     # from the decoded image in one rectangle, its own erased patch
     results = decoded(32, 32)
