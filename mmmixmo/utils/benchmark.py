@@ -2,7 +2,7 @@
 import argparse
 import os
 import platform
-from typing import Callable, Dict, Iterator, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 from mmengine.config import Config
@@ -16,18 +16,6 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f'must be >= 1, got {value}')
     return value
-
-
-def flat_transforms(pipeline: Sequence) -> Iterator[dict]:
-    """The transforms of a pipeline in order, those of wrappers
-    (``MemberViews``, ``RandomApply``, ``RandomChoice``...) inline."""
-    for transform in pipeline:
-        if isinstance(transform, (list, tuple)):
-            yield from flat_transforms(transform)
-        elif 'transforms' in transform:
-            yield from flat_transforms(transform['transforms'])
-        else:
-            yield transform
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:

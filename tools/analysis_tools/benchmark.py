@@ -9,7 +9,7 @@ import time
 from contextlib import nullcontext
 from functools import partial
 from itertools import accumulate
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.config import Config, DictAction
@@ -19,9 +19,9 @@ from mmpretrain.structures import DataSample
 from torch import nn
 
 from mmmixmo.models.classifiers import MixMoClassifier, fold_mixmo
-from mmmixmo.utils.benchmark import (flat_transforms, format_table,
-                                     hardware_line, innermost_dataset,
-                                     interleaved, load_config, positive_int)
+from mmmixmo.utils.benchmark import (format_table, hardware_line,
+                                     innermost_dataset, interleaved,
+                                     load_config, positive_int)
 
 NAMES = ('vanilla', 'mixmo')
 COLUMNS = ('phase', 'model', 'img/s (median)', 'ms/iter (median)',
@@ -54,6 +54,18 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config keys, e.g. model.head.r=2')
     return parser.parse_args(argv)
+
+
+def flat_transforms(pipeline: Sequence) -> Iterator[dict]:
+    """The transforms of a pipeline in order, those of wrappers
+    (``MemberViews``, ``RandomApply``, ``RandomChoice``...) inline."""
+    for transform in pipeline:
+        if isinstance(transform, (list, tuple)):
+            yield from flat_transforms(transform)
+        elif 'transforms' in transform:
+            yield from flat_transforms(transform['transforms'])
+        else:
+            yield transform
 
 
 def train_img_size(cfg: Config) -> Tuple[int, int]:
