@@ -1,20 +1,20 @@
 """Deep ensemble: N independently trained classifiers evaluated as one."""
 import copy
-import math
 import re
 import time
 from collections import OrderedDict
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Union
 
 import mmengine
 import torch
-import torch.nn.functional as F
 from mmengine.model import ModuleList
 from mmengine.runner import CheckpointLoader
 from mmpretrain.models.classifiers import BaseClassifier
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import Tensor
+
+from ..utils.ensemble_average import AVERAGES, ensemble_average
 
 MERGE_TOOL = 'tools/analysis_tools/merge_ensemble_checkpoints.py'
 
@@ -46,9 +46,9 @@ class EnsembleClassifier(BaseClassifier):
                  average: str = 'probs',
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        if average not in ('probs', 'logits'):
-            raise ValueError("model.average must be one of ('probs', "
-                             f"'logits'), got {average!r}")
+        if average not in AVERAGES:
+            raise ValueError(f'model.average must be one of {AVERAGES}, '
+                             f'got {average!r}')
         if (member is None) == (members is None):
             raise ValueError(
                 'give exactly one of model.member (with model.num_members) '
@@ -142,22 +142,11 @@ class EnsembleClassifier(BaseClassifier):
         logits = [z.mean(dim=1) if z.dim() == 3 else z for z in logits]
         return torch.stack([z.float() for z in logits], dim=1)
 
-    def ensemble(self, member_logits: Tensor) -> Tuple[Tensor, Tensor]:
-        """``pred_score``, ``ensemble_logits`` (B, K) of logits (B, N, K)."""
-        if self.average == 'logits':
-            logits = member_logits.mean(dim=1)
-            return F.softmax(logits, dim=1), logits
-        # log(mean_n softmax(z_n)), whose softmax is pred_score, by logsumexp
-        # so that confident members do not underflow
-        log_probs = F.log_softmax(member_logits, dim=2)
-        logits = torch.logsumexp(log_probs, 1) - math.log(log_probs.size(1))
-        return F.softmax(member_logits, dim=2).mean(dim=1), logits
-
     def predict(self, inputs: Tensor,
                 data_samples: Optional[List[DataSample]] = None) -> list:
         """Predictions plus ``head_logits`` (N, K) and ``ensemble_logits``."""
         member_logits = self.member_logits(inputs).detach()
-        scores, logits = self.ensemble(member_logits)
+        scores, logits = ensemble_average(member_logits, self.average)
         if data_samples is None:
             data_samples = [DataSample() for _ in range(len(scores))]
         for sample, score, heads, ens in zip(data_samples, scores,

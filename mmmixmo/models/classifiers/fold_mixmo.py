@@ -21,7 +21,9 @@ def fold_mixmo(model_cfg: dict, state_dict: dict) -> Tuple[ConfigDict, dict]:
     At test time every member sees the same image, so the M encoders are one
     convolution with the summed kernels and biases, and the mean of the M
     heads' logits is one linear layer with the mean weights and bias. The
-    result has exactly the vanilla network's layers and parameters.
+    result has exactly the vanilla network's layers and parameters. The
+    mean of the heads' probabilities (``head.average='probs'``) is not a
+    linear layer: such a model does not fold.
 
     Args:
         model_cfg (dict): The ``MixMoClassifier`` config (``cfg.model``).
@@ -35,6 +37,11 @@ def fold_mixmo(model_cfg: dict, state_dict: dict) -> Tuple[ConfigDict, dict]:
     num_members = model_cfg.get('num_members', _DEFAULTS['num_members'])
     layer = model_cfg.get('encoder_layer', _DEFAULTS['encoder_layer'])
     head = model_cfg['head']
+    if head.get('average', 'logits') != 'logits':
+        raise ValueError(
+            f"model.head.average={head['average']!r}: only the mean of the "
+            "heads' logits folds into one head; fold the logit-average "
+            "ensemble with model.head.average='logits'")
     preprocessor = dict(model_cfg.get('data_preprocessor') or {})
     for key in ('num_members', 'input_repetition_prob', 'pixel_mix'):
         preprocessor.pop(key, None)

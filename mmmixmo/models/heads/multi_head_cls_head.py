@@ -2,12 +2,12 @@
 from typing import List, Optional, Tuple
 
 import torch
-import torch.nn.functional as F
 from mmpretrain.models.heads import ClsHead
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import Tensor, nn
 
+from ..utils.ensemble_average import AVERAGES, ensemble_average
 from ..utils.member_loss import member_loss_weights, member_soft_targets
 
 
@@ -18,9 +18,9 @@ class MultiHeadClsHead(ClsHead):
     The heads are one ``nn.Linear(in_channels, M * K)``. The loss is
     ``sum_i mean_b(w_bi CE(head_i, target_bi))`` (summed over heads, as the
     authors), logged per head as ``loss_head{i}``. The prediction is the
-    ensemble: the mean head logits ``ensemble_logits`` ``(K, )`` (float64,
-    for the calibration metrics), their softmax ``pred_score``, and each
-    head's ``head_logits`` ``(M, K)``.
+    ensemble (:func:`ensemble_average`): ``ensemble_logits`` ``(K, )``
+    (float64, for the calibration metrics), their softmax ``pred_score``,
+    and each head's ``head_logits`` ``(M, K)``.
 
     Args:
         num_members (int): Number of members M.
@@ -30,6 +30,9 @@ class MultiHeadClsHead(ClsHead):
             :func:`member_loss_weights`). Defaults to 3.
         loss (dict): A per-sample loss taking soft targets and ``weight``.
             Defaults to ``dict(type='CrossEntropyLoss', use_soft=True)``.
+        average (str): The ensemble: ``'logits'``, the softmax of the mean
+            head logits (the MixMo authors), or ``'probs'``, the mean of the
+            heads' probabilities (MIMO). Defaults to ``'logits'``.
         init_cfg (dict, optional): Initialization config.
     """
 
@@ -39,14 +42,19 @@ class MultiHeadClsHead(ClsHead):
                  in_channels: int,
                  r: float = 3.0,
                  loss: dict = dict(type='CrossEntropyLoss', use_soft=True),
+                 average: str = 'logits',
                  init_cfg: Optional[dict] = dict(
                      type='Normal', layer='Linear', std=0.01)) -> None:
         super().__init__(loss=loss, init_cfg=init_cfg)
         if not r > 0:
             raise ValueError(f'model.head.r must be > 0, got {r}')
+        if average not in AVERAGES:
+            raise ValueError(f'model.head.average must be one of {AVERAGES}'
+                             f', got {average!r}')
         self.num_members = num_members
         self.num_classes = num_classes
         self.r = r
+        self.average = average
         self.fc = nn.Linear(in_channels, num_members * num_classes)
 
     def forward(self, feats: Tuple[Tensor]) -> Tensor:
@@ -90,8 +98,9 @@ class MultiHeadClsHead(ClsHead):
     ) -> List[DataSample]:
         """The ensemble prediction of every sample (see the class)."""
         logits = self(feats).float().detach()
-        ensemble = logits.double().mean(dim=1)  # float64 for the metrics
-        scores = F.softmax(ensemble, dim=1).float()
+        # float64 for the metrics
+        scores, ensemble = ensemble_average(logits.double(), self.average)
+        scores = scores.float()
         labels = scores.argmax(dim=1, keepdim=True)
         if data_samples is None:
             data_samples = [None] * logits.size(0)

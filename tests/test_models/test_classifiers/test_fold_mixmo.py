@@ -180,3 +180,11 @@ def test_flops_equal_the_vanilla_network(num_members):
     # Linear(64, 10) heads (FlopAnalyzer counts multiply-adds).
     assert flops(model, inputs) - flops(vanilla, inputs) == \
         (num_members - 1) * 2 * 64 * 10
+
+
+def test_probability_average_does_not_fold():
+    cfg = mixmo_cfg()
+    state_dict = build_mixmo(cfg).state_dict()
+    cfg['head'] = dict(cfg['head'], average='probs')
+    with pytest.raises(ValueError, match="model.head.average='probs'"):
+        fold_mixmo(cfg, state_dict)

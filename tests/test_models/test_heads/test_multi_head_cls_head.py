@@ -6,9 +6,10 @@ from mmpretrain.structures import DataSample
 from mmmixmo.models.heads import MultiHeadClsHead
 
 
-def make_head(num_members=2, num_classes=3):
+def make_head(num_members=2, num_classes=3, **kwargs):
     head = MultiHeadClsHead(
-        num_members=num_members, num_classes=num_classes, in_channels=4)
+        num_members=num_members, num_classes=num_classes, in_channels=4,
+        **kwargs)
     head.fc.weight.data.normal_()
     head.fc.bias.data.normal_()
     return head
@@ -79,6 +80,22 @@ def test_predict_is_softmax_of_mean_logits():
         torch.testing.assert_close(sample.head_logits, logits[b])
         torch.testing.assert_close(sample.ensemble_logits,
                                    logits[b].double().mean(0))
+
+
+def test_probs_average_predicts_the_mean_of_head_probabilities():
+    head = make_head(num_members=3, num_classes=5, average='probs')
+    feats = torch.randn(2, 4)
+    logits = (feats @ head.fc.weight.t() + head.fc.bias).view(2, 3, 5)
+    expected = F.softmax(logits.double(), dim=2).mean(1)
+    for b, sample in enumerate(head.predict((feats, ))):
+        torch.testing.assert_close(sample.pred_score, expected[b].float())
+        torch.testing.assert_close(sample.ensemble_logits, expected[b].log())
+        torch.testing.assert_close(sample.head_logits, logits[b])
+
+
+def test_average_error_names_the_key():
+    with pytest.raises(ValueError, match='model.head.average must be one of'):
+        make_head(average='mean')
 
 
 def test_r_error_names_the_key():
