@@ -21,7 +21,8 @@ class MixMoDataPreprocessor(ClsDataPreprocessor):
     ``pi_i(j)``, for M independent random permutations ``pi_i``: every
     member sees every image b times, each time in a view of its own, with
     independent partners. Optionally all members of a slot see member 0's
-    image (input repetition, still in their own views), and each member
+    image (input repetition, still in their own views; see
+    :meth:`pair_members`), and each member
     input gets its own pixel CutMix or Mixup (the paper's "+ CutMix" rows)
     with a partner drawn among the member's inputs of another image (by
     ``sample_idx``); the authors draw it from the whole training set.
@@ -30,7 +31,8 @@ class MixMoDataPreprocessor(ClsDataPreprocessor):
     Args:
         num_members (int): Number of members M. Defaults to 2.
         input_repetition_prob (float): Probability, per slot, that every
-            member sees member 0's image. Defaults to 0.
+            member sees member 0's image (0.6 in MIMO's ImageNet recipe).
+            Defaults to 0.
         pixel_mix (dict, optional): ``dict(type='CutMix' | 'Mixup',
             alpha=1.0, prob=0.5)``: per member input, with probability
             ``prob``, ``lambda ~ Beta(alpha, alpha)`` of the own image is
@@ -150,14 +152,21 @@ class MixMoDataPreprocessor(ClsDataPreprocessor):
         """Draw which of its B inputs every member sees in every slot.
 
         Returns:
-            Tensor: Long CPU tensor ``(M, B)``: M random permutations, member
-            0's input index copied to all members in the input-repetition
-            slots (each member still sees its own view of that image).
+            Tensor: Long CPU tensor ``(M, B)``: M random permutations. With
+            input repetition, the repeated slots (each with probability
+            ``input_repetition_prob``) copy member 0's index to all members
+            (each still sees its own view of that image) and the other
+            members shuffle member 0's indices of the other slots: every
+            member still sees each of its inputs once, as in
+            uncertainty-baselines' MIMO.
         """
         image_idx = torch.rand(self.num_members, batch_size).argsort(dim=1)
         if self.input_repetition_prob > 0:
             repeat = torch.rand(batch_size) < self.input_repetition_prob
-            image_idx = torch.where(repeat, image_idx[:1], image_idx)
+            free = (~repeat).nonzero().squeeze(1)
+            order = torch.rand(self.num_members - 1, len(free)).argsort(dim=1)
+            image_idx[1:] = image_idx[0]
+            image_idx[1:, free] = image_idx[0, free][order]
         return image_idx
 
     def mix_pixels(self, inputs: Tensor, labels: Tensor,
