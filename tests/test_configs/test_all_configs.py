@@ -25,6 +25,7 @@ from mmpretrain.registry import DATASETS
 from tests.conftest import REPO_ROOT
 from tests.utils.fake_cifar import make_fake_cifar10, make_fake_cifar100
 from tests.utils.fake_cifar_c import make_fake_cifar_c
+from tests.utils.fake_imagenet import make_fake_imagenet
 from tests.utils.fake_tiny_imagenet import make_fake_tiny_imagenet
 
 CONFIGS = sorted(
@@ -35,6 +36,7 @@ CONFIGS = sorted(
 TINY_BACKBONES = {
     'WideResNet': (dict(depth=10, widen_factor=1), 64),
     'PreActResNet': (dict(depth=18, width=1, base_channels=8), 64),
+    'ResNet': (dict(depth=18, stem_channels=8, base_channels=8), 64),
 }
 BATCH = 8
 LOCAL_DATASETS = {'CIFAR10': 'LocalCIFAR10', 'CIFAR100': 'LocalCIFAR100'}
@@ -58,7 +60,14 @@ VANILLA_TRAIN = {  # dataset type: (batch_size, pipeline)
         dict(type='RandomFlip', prob=0.5, direction='horizontal'),
         dict(type='RandomCrop', crop_size=64, padding=4), PACK
     ]),
+    'ImageNet': (64, [
+        LOAD,
+        dict(type='RandomResizedCrop', scale=224),
+        dict(type='RandomFlip', prob=0.5, direction='horizontal'), PACK
+    ]),
 }
+# GPUs of the recipe of each dataset (in the config names); 1 if absent.
+RECIPE_GPUS = {'ImageNet': 8}
 # The single network's lr of each dataset (checked on the non-MixMo
 # configs); MixMo divides it by b.
 SINGLE_NETWORK_LR = {
@@ -67,6 +76,7 @@ SINGLE_NETWORK_LR = {
     'Digits': 0.1,
     'CustomDataset': 0.05,
     'TinyImageNet': 0.2,
+    'ImageNet': 0.2,
 }
 # configs/quickstart/README.md: keeps lr 0.1 at b = 2 (12 epochs only).
 LR_NOT_DIVIDED_BY_B = {'quickstart/cut-mixmo_wrn16-1_1xb64-b2_digits.py'}
@@ -154,16 +164,18 @@ def fake_data(tmp_path_factory) -> dict:
     # 10-class labels are valid for cifar='cifar100' too.
     make_fake_cifar_c(str(root / 'cifar_c'), num_images=4)
     make_fake_image_folder(str(root / 'folder'))
+    make_fake_imagenet(str(root / 'imagenet'), num_train=16, num_val=8)
     return dict(
         CIFAR10=str(root / 'cifar10'),
         CIFAR100=str(root / 'cifar100'),
         TinyImageNet=str(root / 'tiny'),
         CIFARC=str(root / 'cifar_c'),
-        CustomDataset=str(root / 'folder'))
+        CustomDataset=str(root / 'folder'),
+        ImageNet=str(root / 'imagenet'))
 
 
 def shrink(cfg: Config, fake_data: dict, work_dir: str) -> None:
-    """Tiny backbone, fake data, 2 training iterations."""
+    """Tiny backbone, fake data, 2 training iterations, no AMP."""
     model = cfg.model
     for member in [model.member] if 'member' in model else [model]:
         overrides, channels = TINY_BACKBONES[member.backbone.type]
@@ -185,6 +197,11 @@ def shrink(cfg: Config, fake_data: dict, work_dir: str) -> None:
             batch_size=num // 2 if split == 'train' else BATCH,
             num_workers=0,
             persistent_workers=False)
+    if cfg.optim_wrapper.get('type') == 'AmpOptimWrapper':
+        # mmengine's AmpOptimWrapper asserts a GPU: fp32 on the CPU
+        cfg.optim_wrapper.type = 'OptimWrapper'
+        for key in ('dtype', 'loss_scale'):
+            cfg.optim_wrapper.pop(key, None)
     cfg.train_cfg.update(max_epochs=1, val_interval=1)
     cfg.default_hooks.logger.interval = 1
     cfg.work_dir = work_dir
@@ -304,18 +321,19 @@ def test_train_dataloader_of_every_config(path):
     lr = cfg.optim_wrapper.optimizer.lr
     single_network_lr = SINGLE_NETWORK_LR[loader.dataset.type]
     name = ALIASES.get(relpath(path), relpath(path))
+    recipe_gpus = RECIPE_GPUS.get(loader.dataset.type, 1)
     if cfg.model.type != 'MixMoClassifier':
         assert member_views(loader.dataset.pipeline) == []
         assert plain(loader) == plain(base.train_dataloader)
         assert lr == single_network_lr
         if name.startswith(('baselines', 'imagefolder', 'quickstart')):
-            assert batch_in_name(name) == (1, vanilla_batch, 1)
+            assert batch_in_name(name) == (recipe_gpus, vanilla_batch, 1)
         return
 
     (views, ) = member_views(loader.dataset.pipeline)
     assert views.num_members == cfg.model.num_members
     gpus, slots, repeats = batch_in_name(name)
-    assert gpus == 1 and repeats > 1
+    assert gpus == recipe_gpus and repeats > 1
     assert views.num_repeats == repeats
     assert loader.batch_size * views.num_repeats == slots == vanilla_batch
     # every view is the single network's augmentation of the image ...

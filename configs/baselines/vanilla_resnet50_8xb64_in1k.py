@@ -1,0 +1,7 @@
+# ResNet-50, ImageNet-1k, on MIMO's schedule (uncertainty-baselines: 76.2).
+_base_ = [
+    'mmpretrain::_base_/models/resnet50.py',
+    '../_base_/datasets/imagenet_bs64.py',
+    '../_base_/schedules/imagenet_150e.py',
+    '../_base_/default_runtime.py',
+]
