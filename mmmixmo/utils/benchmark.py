@@ -18,6 +18,14 @@ def positive_int(text: str) -> int:
     return value
 
 
+def positive_float(text: str) -> float:
+    """An argparse type: a finite float > 0."""
+    value = float(text)
+    if not 0 < value < float('inf'):
+        raise argparse.ArgumentTypeError(f'must be > 0, got {value}')
+    return value
+
+
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     """The config at ``path`` (or ``package::path``) with the overrides,
     its default scope set."""

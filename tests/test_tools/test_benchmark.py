@@ -1,13 +1,16 @@
 """tools/analysis_tools/benchmark.py on a tiny WRN (figures, not timings)."""
+import copy
 import importlib.util
 import os.path as osp
 
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.optim import OptimWrapper
 from mmengine.registry import init_default_scope
 from mmpretrain.models import ClsDataPreprocessor, ImageClassifier
 from mmpretrain.registry import MODELS
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmmixmo.models.data_preprocessors import MixMoDataPreprocessor
 from tests.conftest import REPO_ROOT
@@ -21,8 +24,17 @@ TINY = {
     'model.backbone.widen_factor': 1,
     'model.head.in_channels': 64
 }
-ARGS = ['--device', 'cpu', '--warmup', '0', '--threads', '1',
-        '--cfg-options'] + [f'{k}={v}' for k, v in TINY.items()]
+IN1K = osp.join(REPO_ROOT, 'configs', 'mixmo',
+                'cut-mixmo_resnet50_8xb64-b2_in1k.py')
+# its ResNet at depth 18 with 8 base channels: 64 features
+TINY_RESNET = {
+    'model.backbone.depth': 18,
+    'model.backbone.stem_channels': 8,
+    'model.backbone.base_channels': 8,
+    'model.head.in_channels': 64
+}
+CPU = ['--device', 'cpu', '--warmup', '0', '--threads', '1']
+ARGS = CPU + ['--cfg-options'] + [f'{k}={v}' for k, v in TINY.items()]
 
 
 @pytest.fixture(scope='module')
@@ -131,6 +143,7 @@ def test_input_errors(benchmark):
         REPO_ROOT, 'configs', 'mixmo',
         'cut-mixmo_preact-resnet18-w1_1xb100-b4_tiny-imagenet.py')
     for config, size, slots in ((CONFIG, (32, 32), 64),
+                                (IN1K, (224, 224), 64),
                                 (tiny_imagenet, (64, 64), 100)):
         assert benchmark.train_img_size(Config.fromfile(config)) == size
         assert benchmark.train_slots(Config.fromfile(config)) == slots
@@ -178,3 +191,73 @@ def test_amp_on_cpu_runs_under_bfloat16_autocast(benchmark, capsys,
         for mode in ('loss', 'predict')
     }
     assert {call[2] for call in calls} == {torch.bfloat16}
+
+
+@pytest.mark.parametrize('amp', [False, True])
+def test_amp_optim_wrapper_on_cpu(benchmark, capsys, monkeypatch, amp):
+    # The ImageNet config's AmpOptimWrapper (bfloat16) needs a GPU in
+    # mmengine: the CPU trains with an OptimWrapper of the same optimizer and
+    # paramwise_cfg, under bfloat16 autocast only with --amp.
+    built, calls = [], []
+    build, forward = benchmark.build_optim_wrapper, ImageClassifier.forward
+
+    def recording_build(model, cfg):
+        built.append((model, copy.deepcopy(cfg), build(model, cfg)))
+        return built[-1][2]
+
+    def recording_forward(self, *args, **kwargs):
+        calls.append(torch.get_autocast_dtype('cpu')
+                     if torch.is_autocast_enabled('cpu') else None)
+        return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(benchmark, 'build_optim_wrapper', recording_build)
+    monkeypatch.setattr(ImageClassifier, 'forward', recording_forward)
+    benchmark.main([
+        IN1K, '--batch-size', '2', '--repeats', '1', '--img-size', '32',
+        *(['--amp'] if amp else []), *CPU, '--cfg-options',
+        *[f'{k}={v}' for k, v in TINY_RESNET.items()]
+    ])
+    out = capsys.readouterr().out
+    assert (('amp bfloat16' if amp else 'fp32') + " (the config's "
+            'AmpOptimWrapper as OptimWrapper: CPU);') in out
+    assert [type(model).__name__ for model, _, _ in built] == [
+        'ImageClassifier', 'MixMoClassifier']
+    for model, cfg, wrapper in built:
+        assert cfg == dict(
+            type='OptimWrapper',
+            optimizer=dict(type='SGD', lr=0.1, momentum=0.9, nesterov=True,
+                           weight_decay=2e-4),
+            paramwise_cfg=dict(norm_decay_mult=0.0))
+        assert type(wrapper) is OptimWrapper
+        assert type(wrapper.optimizer) is torch.optim.SGD
+        # no weight decay on the BatchNorm weights and biases
+        norms = {id(p) for m in model.modules() if isinstance(m, _BatchNorm)
+                 for p in m.parameters(recurse=False)}
+        assert len(norms) == 2 * 20  # stem + 8 blocks x 2 + 3 downsamples
+        decays = {id(p): group['weight_decay']
+                  for group in wrapper.optimizer.param_groups
+                  for p in group['params']}
+        assert decays == {id(p): 0.0 if id(p) in norms else 2e-4
+                          for p in model.parameters()}
+        assert {(g['lr'], g['momentum'], g['nesterov'])
+                for g in wrapper.optimizer.param_groups} == {(0.1, 0.9, True)}
+    # 2 train steps (timed, memory peak) and 2 inferences per model
+    assert calls == [torch.bfloat16 if amp else None] * 8
+
+
+def test_train_optim_cfg(benchmark):
+    sgd = dict(type='SGD', lr=0.1)
+    amp_cfg = dict(type='AmpOptimWrapper', dtype='bfloat16',
+                   loss_scale='dynamic', optimizer=sgd,
+                   paramwise_cfg=dict(norm_decay_mult=0.0))
+    plain = dict(type='OptimWrapper', optimizer=sgd)
+    cpu, cuda = torch.device('cpu'), torch.device('cuda')
+    for amp in (False, True):
+        assert benchmark.train_optim_cfg(amp_cfg, cpu, amp) == dict(
+            type='OptimWrapper', optimizer=sgd,
+            paramwise_cfg=dict(norm_decay_mult=0.0))
+        assert benchmark.train_optim_cfg(amp_cfg, cuda, amp) is amp_cfg
+        assert benchmark.train_optim_cfg(plain, cpu, amp) is plain
+    assert benchmark.train_optim_cfg(plain, cuda, False) is plain
+    assert benchmark.train_optim_cfg(plain, cuda, True) == dict(
+        type='AmpOptimWrapper', optimizer=sgd)

@@ -3,6 +3,7 @@ and figures, not timings)."""
 import importlib.util
 import os
 import os.path as osp
+import shutil
 import statistics
 
 import numpy as np
@@ -16,6 +17,8 @@ TOOL = osp.join(REPO_ROOT, 'tools', 'analysis_tools',
                 'benchmark_dataloader.py')
 IMAGEFOLDER = osp.join(REPO_ROOT, 'configs', 'imagefolder',
                        'cut-mixmo_wrn10-2_1xb64-b2_imagefolder.py')
+VANILLA = osp.join(REPO_ROOT, 'configs', 'imagefolder',
+                   'vanilla_wrn10-2_1xb64_imagefolder.py')
 QUICK = ['--batches', '2', '--warmup', '1', '--repeats', '1',
          '--num-workers', '0']
 
@@ -47,9 +50,11 @@ def table(out):
             for line in out.splitlines() if line.startswith('|')]
 
 
-def check_figures(tool, result, out, batches, images, b, members):
+def check_figures(tool, result, out, batches, images, b, members,
+                  reference='per slot', gpu_rate=None):
     """Counts of both modes over ``batches`` batches of ``images`` images
-    (b slots each), and the printed figures that derive from them."""
+    (b slots each), and the printed figures that derive from them: ratios
+    to the ``reference`` mode, workers per GPU at ``gpu_rate``."""
     rows = {row['mode']: row for row in result['rows']}
     slots = batches * images * b
     assert {k: rows['member views'][k] for k in (
@@ -65,22 +70,35 @@ def check_figures(tool, result, out, batches, images, b, members):
     assert rows['per slot']['views_per_slot'] == 1
     for mode, row in rows.items():
         median = statistics.median(result['times'][mode])
-        assert row['slots_per_s'] == pytest.approx(slots / median, rel=1e-12)
-        assert row['images_per_s'] == pytest.approx(
-            batches * images / median, rel=1e-12)
-    assert rows['member views']['ratio'] == pytest.approx(
-        rows['member views']['slots_per_s'] / rows['per slot']['slots_per_s'],
-        rel=1e-12)
-    assert rows['per slot']['ratio'] == 1
+        assert row['slots_per_s'] == pytest.approx(row['slots'] / median,
+                                                   rel=1e-12)
+        assert row['images_per_s'] == pytest.approx(row['images'] / median,
+                                                    rel=1e-12)
+    for row in rows.values():
+        assert row['ratio'] == pytest.approx(
+            row['slots_per_s'] / rows[reference]['slots_per_s'], rel=1e-12)
+    assert rows[reference]['ratio'] == 1
+    columns = tool.COLUMNS + (f'ratio to {reference}', )
+    if gpu_rate:
+        columns += (f'workers/GPU at {gpu_rate:g} slots/s', )
+        for row in rows.values():  # the fewest workers reaching the rate
+            workers = row['workers_per_gpu']
+            assert (workers - 1) * row['slots_per_s'] < gpu_rate
+            assert workers * row['slots_per_s'] >= gpu_rate
+        assert out.splitlines()[-1] == (
+            f'workers/GPU: ceil({gpu_rate:g} / slots/s/worker), assuming '
+            'the workers scale linearly, one CPU core each like this one')
+    else:
+        assert all('workers_per_gpu' not in row for row in rows.values())
     cells = table(out)
-    assert tuple(cells[0]) == tool.COLUMNS
-    assert [row[0] for row in cells[2:]] == ['member views', 'per slot']
+    assert tuple(cells[0]) == columns
+    assert [row[0] for row in cells[2:]] == list(rows)
     for cell, row in zip(cells[2:], result['rows']):
         assert cell[1:] == [
             f'{row["slots_per_s"]:.1f}', f'{row["images_per_s"]:.1f}',
             f'{row["loads_per_slot"]:.3f}', f'{row["views_per_slot"]:.0f}',
             f'{row["ratio"]:.3f}'
-        ]
+        ] + ([str(row['workers_per_gpu'])] if gpu_rate else [])
 
 
 def test_member_views_config(tool, image_folder, capsys):
@@ -116,6 +134,70 @@ def test_config_without_member_views(tool, image_folder, capsys):
                                           'M=3; 2 timed')
     assert out.splitlines()[2].endswith('pseudo_collate')
     check_figures(tool, result, out, batches=2, images=2, b=2, members=3)
+
+
+def test_baseline_and_gpu_rate(tool, image_folder, tmp_path, capsys,
+                               monkeypatch):
+    # the vanilla config at 4 images per batch (the --cfg-options set the
+    # MixMo config's 3 only); each mode's batches as run() receives them
+    baseline = tmp_path / 'vanilla_4.py'
+    baseline.write_text(f'_base_ = [{VANILLA!r}]\n'
+                        'train_dataloader = dict(batch_size=4)\n')
+    received = []
+    run = tool.run
+
+    def recording_run(dataset, batches, *args):
+        received.append(batches)
+        return run(dataset, batches, *args)
+
+    monkeypatch.setattr(tool, 'run', recording_run)
+    result = tool.main([IMAGEFOLDER, '--image-folder', image_folder, *QUICK,
+                        '--baseline', str(baseline), '--gpu-rate', '1234.5',
+                        '--cfg-options', 'train_dataloader.batch_size=3'])
+    out = capsys.readouterr().out
+    assert out.splitlines()[3] == (f'Baseline: {baseline}, batch of 4 '
+                                   'images = 4 slots')
+    assert 'baseline: its own pipeline and batch, on the same images' in out
+    assert [len(t) for t in result['times'].values()] == [1, 1, 1]
+    check_figures(tool, result, out, batches=2, images=3, b=2, members=2,
+                  reference='baseline', gpu_rate=1234.5)
+    # one load and view per slot, 4 distinct images per timed batch
+    row = result['rows'][2]
+    assert {k: row[k] for k in ('mode', 'slots', 'images', 'loads', 'views',
+                                'loads_per_slot', 'views_per_slot')} == dict(
+        mode='baseline', slots=8, images=8, loads=8, views=8,
+        loads_per_slot=1, views_per_slot=1)
+    # the sampler order of all modes: a permutation of the 10 images, cycled
+    views, per_slot, vanilla = ([i for batch in batches for i in batch]
+                                for batches in received)
+    assert [len(batches) for batches in received] == [3, 3, 3]
+    assert sorted(vanilla[:10]) == list(range(10))
+    assert vanilla == vanilla[:10] + vanilla[:2]
+    assert views == vanilla[:9]
+    assert per_slot == [i for i in views for _ in range(2)]
+
+
+def test_baseline_on_other_images(tool, image_folder, tmp_path):
+    # Without --image-folder the baseline's dataset must be CONFIG's (the
+    # same sampler order): 5 images of class 'a' against all 10.
+    shutil.copytree(osp.join(image_folder, 'a'), tmp_path / 'other' / 'a')
+    baseline = tmp_path / 'vanilla_a.py'
+    baseline.write_text(
+        f'_base_ = [{VANILLA!r}]\ntrain_dataloader = dict(dataset=dict('
+        f'data_root={str(tmp_path)!r}, data_prefix="other"))\n')
+    root, prefix = osp.split(image_folder)
+    with pytest.raises(ValueError, match='pass --image-folder'):
+        tool.main([IMAGEFOLDER, '--baseline', str(baseline), *QUICK,
+                   '--cfg-options',
+                   f'train_dataloader.dataset.data_root={root}',
+                   f'train_dataloader.dataset.data_prefix={prefix}'])
+
+
+def test_parse_errors(tool):
+    for value in ('0', '-1', 'nan', 'inf'):
+        with pytest.raises(SystemExit):
+            tool.parse_args([IMAGEFOLDER, '--gpu-rate', value])
+    assert tool.parse_args([IMAGEFOLDER, '--gpu-rate', '2.5']).gpu_rate == 2.5
 
 
 def test_mode_pipelines(tool):

@@ -1,6 +1,8 @@
 """Images/s of a training step and of inference, MixMo vs its folded network.
 
-Usage: python tools/analysis_tools/benchmark.py CONFIG [--batch-size B] ...
+Usage: python tools/analysis_tools/benchmark.py CONFIG [--batch-size B]
+    [--repeats 5] [--iters 1] [--img-size S] [--threads T] [--warmup 1]
+    [--device cpu|cuda] [--amp] [--seed 0] [--cfg-options ...]
 """
 import argparse
 import copy
@@ -48,7 +50,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--amp', action='store_true',
                         help='float16 (AmpOptimWrapper) on CUDA, bfloat16 '
-                        'autocast on the CPU')
+                        "autocast on the CPU; the config's AmpOptimWrapper "
+                        'is used on CUDA anyway')
     parser.add_argument('--seed', type=int, default=0,
                         help='seed of the weights and the batch')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -95,23 +98,39 @@ def build_models(cfg: Config, seed: int) -> Dict[str, nn.Module]:
     if not isinstance(mixmo, MixMoClassifier):
         raise ValueError(f'model.type={model_cfg.type!r}: the benchmark '
                          'needs a MixMoClassifier config (configs/mixmo/)')
-    vanilla_cfg, weights = fold_mixmo(model_cfg, mixmo.state_dict())
+    # the vanilla layers, whatever the heads' average (probs do not fold)
+    vanilla_cfg, weights = fold_mixmo(
+        dict(model_cfg, head=dict(model_cfg.head, average='logits')),
+        mixmo.state_dict())
     vanilla = MODELS.build(vanilla_cfg)
     vanilla.load_state_dict(weights)
     return dict(vanilla=vanilla, mixmo=mixmo)
 
 
+def train_optim_cfg(optim_cfg: dict, device: torch.device, amp: bool) -> dict:
+    """The optimizer wrapper of the train steps: the config's; with ``amp``
+    an ``AmpOptimWrapper`` on CUDA; on the CPU never an ``AmpOptimWrapper``
+    (mmengine's needs a GPU): an ``OptimWrapper`` of the same optimizer."""
+    is_amp = optim_cfg.get('type') == 'AmpOptimWrapper'
+    if device.type == 'cpu' and is_amp:
+        return dict({k: v for k, v in optim_cfg.items()
+                     if k not in ('dtype', 'loss_scale')}, type='OptimWrapper')
+    if device.type == 'cuda' and amp and not is_amp:
+        return dict(optim_cfg, type='AmpOptimWrapper')
+    return optim_cfg
+
+
 def make_step(model: nn.Module, train: bool, batch: dict, optim_cfg: dict,
               amp: bool) -> Callable[[], None]:
     """One ``train_step`` (preprocessor, loss, backward, optimizer step), or
-    one ``test_step`` in eval mode without gradients."""
+    one ``test_step`` in eval mode without gradients; ``amp``: under
+    autocast, bfloat16 on the CPU, float16 on CUDA, unless an
+    ``AmpOptimWrapper`` trains."""
     device = next(model.parameters()).device
     autocast = nullcontext
-    if amp and (device.type == 'cpu' or not train):  # else AmpOptimWrapper
+    if amp and not (train and optim_cfg.get('type') == 'AmpOptimWrapper'):
         dtype = torch.bfloat16 if device.type == 'cpu' else torch.float16
         autocast = partial(torch.autocast, device.type, dtype=dtype)
-    if amp and device.type == 'cuda':
-        optim_cfg = dict(optim_cfg, type='AmpOptimWrapper')
     optim_wrapper = build_optim_wrapper(model, optim_cfg) if train else None
     model.train(train)
 
@@ -186,10 +205,11 @@ def main(argv: Optional[List[str]] = None) -> dict:
                               data_samples=samples)),
         inference=dict(vanilla=plain, mixmo=plain))
 
+    optim_cfg = train_optim_cfg(cfg.optim_wrapper, device, args.amp)
     rows, times = [], {}
     for phase, batch in batches.items():
         steps = {name: make_step(models[name], phase == 'train', batch[name],
-                                 cfg.optim_wrapper, args.amp)
+                                 optim_cfg, args.amp)
                  for name in NAMES}
         for step in steps.values():
             for _ in range(args.warmup):
@@ -212,6 +232,13 @@ def main(argv: Optional[List[str]] = None) -> dict:
               for k, m in models.items()}
     precision = ('fp32' if not args.amp else
                  'amp bfloat16' if device.type == 'cpu' else 'amp float16')
+    if optim_cfg.get('type') == 'AmpOptimWrapper':
+        dtype = str(optim_cfg.get('dtype') or 'float16')
+        train = f'amp {dtype.removeprefix("torch.")}'
+        if train != precision:
+            precision = f'train {train}, inference {precision}'
+    elif cfg.optim_wrapper.get('type') == 'AmpOptimWrapper':
+        precision += " (the config's AmpOptimWrapper as OptimWrapper: CPU)"
     hardware = hardware_line(device)
     print(hardware)
     print(f'Config: {args.config}' +

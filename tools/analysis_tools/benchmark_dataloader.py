@@ -1,11 +1,13 @@
 """Training slots/s per dataloader worker, MemberViews vs one load per slot.
 
 Usage: python tools/analysis_tools/benchmark_dataloader.py CONFIG
-    [--image-folder DIR] [--num-workers 1] [--batches 40] [--warmup 5]
-    [--repeats 3] [--num-repeats B] [--num-members M] [--cfg-options ...]
+    [--baseline CONFIG] [--gpu-rate SLOTS_PER_S] [--image-folder DIR]
+    [--num-workers 1] [--batches 40] [--warmup 5] [--repeats 3]
+    [--num-repeats B] [--num-members M] [--cfg-options ...]
 """
 import argparse
 import copy
+import math
 import statistics
 import time
 from functools import partial
@@ -13,24 +15,31 @@ from itertools import cycle, islice
 from typing import List, Optional, Tuple
 
 import torch
-from mmengine.config import DictAction
+from mmengine.config import Config, DictAction
 from mmengine.dataset import default_collate, pseudo_collate
 from mmpretrain.registry import DATA_SAMPLERS, DATASETS
 from torch.utils.data import DataLoader, Dataset
 
 from mmmixmo.utils.benchmark import (format_table, hardware_line,
                                      innermost_dataset, interleaved,
-                                     load_config, positive_int)
+                                     load_config, positive_float,
+                                     positive_int)
 
 MODES = ('member views', 'per slot')
 COLLATES = dict(pseudo_collate=pseudo_collate, default_collate=default_collate)
 COLUMNS = ('mode', 'slots/s/worker (median)', 'images/s/worker',
-           'loads/slot', 'views/slot', 'ratio to per slot')
+           'loads/slot', 'views/slot')  # + ratio to the reference mode
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', help='a config file or package::path')
+    parser.add_argument('--baseline', help='a third mode: the train pipeline '
+                        'and batch of this config, on the same images; the '
+                        'ratios are then to it')
+    parser.add_argument('--gpu-rate', type=positive_float,
+                        help='training slots/s of a GPU: print the workers '
+                        'per GPU that feed it')
     parser.add_argument('--image-folder', help='DIR/<class>/*.jpg replaces '
                         'the training dataset (CustomDataset)')
     for flag, default, text in (
@@ -52,7 +61,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help="default: the config's collate_fn, else "
                         'default_collate (as tools/train.py)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config keys')
+                        help='override keys of CONFIG (not --baseline)')
     return parser.parse_args(argv)
 
 
@@ -105,15 +114,22 @@ def run(dataset: Dataset, batches: List[List[int]], num_workers: int,
     return time.perf_counter() - start, counts
 
 
+def train_dataset(cfg: Config, image_folder: Optional[str]) -> dict:
+    """A copy of the train dataset config of ``cfg``, or a ``CustomDataset``
+    of ``image_folder`` with its pipeline."""
+    dataset_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
+    if image_folder:
+        dataset_cfg = dict(type='CustomDataset', data_root=image_folder,
+                           pipeline=innermost_dataset(dataset_cfg)['pipeline'])
+    return dataset_cfg
+
+
 def main(argv: Optional[List[str]] = None) -> dict:
     """Run the benchmark, print the report and return its unrounded
     figures: ``rows``, ``times`` (seconds per repeat), ``hardware``."""
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options)
-    dataset_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
-    if args.image_folder:
-        dataset_cfg = dict(type='CustomDataset', data_root=args.image_folder,
-                           pipeline=innermost_dataset(dataset_cfg)['pipeline'])
+    dataset_cfg = train_dataset(cfg, args.image_folder)
     pipelines, views, had_views = mode_pipelines(
         list(innermost_dataset(dataset_cfg)['pipeline']), args.num_repeats,
         args.num_members)
@@ -124,14 +140,23 @@ def main(argv: Optional[List[str]] = None) -> dict:
     for mode in MODES:
         innermost_dataset(dataset_cfg)['pipeline'] = pipelines[mode]
         datasets[mode] = DATASETS.build(copy.deepcopy(dataset_cfg))
+    images = dict.fromkeys(MODES, num_images)  # distinct images per batch
+    if args.baseline:  # last: the reference of the ratios
+        baseline_cfg = load_config(args.baseline)
+        datasets['baseline'] = DATASETS.build(
+            train_dataset(baseline_cfg, args.image_folder))
+        images['baseline'] = baseline_cfg.train_dataloader.batch_size
+        if len(datasets['baseline']) != len(datasets['per slot']):
+            raise ValueError('--baseline: its train dataset is not that of '
+                             'CONFIG, pass --image-folder')
     sampler = DATA_SAMPLERS.build(
         cfg.train_dataloader.get(
             'sampler', dict(type='DefaultSampler', shuffle=True)),
         default_args=dict(dataset=datasets['per slot'], seed=args.seed))
     total = args.warmup + args.batches
-    order = list(islice(cycle(sampler), total * num_images))
-    batches = {'member views': [order[k:k + num_images]
-                                for k in range(0, len(order), num_images)]}
+    order = list(islice(cycle(sampler), total * max(images.values())))
+    batches = {mode: [order[k:k + n] for k in range(0, total * n, n)]
+               for mode, n in images.items()}
     batches['per slot'] = [[i for i in batch for _ in range(num_repeats)]
                            for batch in batches['member views']]
 
@@ -144,10 +169,10 @@ def main(argv: Optional[List[str]] = None) -> dict:
                                     args.num_workers, args.warmup, collate)
         return seconds
 
-    times = interleaved({mode: partial(timed, mode) for mode in MODES},
+    times = interleaved({mode: partial(timed, mode) for mode in datasets},
                         args.repeats)
     rows = []
-    for mode in MODES:  # per worker: / max(1, num_workers)
+    for mode in datasets:  # per worker: / max(1, num_workers)
         per_s = 1 / statistics.median(times[mode]) / max(1, args.num_workers)
         count = counts[mode]
         rows.append(dict(
@@ -155,8 +180,11 @@ def main(argv: Optional[List[str]] = None) -> dict:
             images_per_s=count['images'] * per_s,
             loads_per_slot=count['loads'] / count['slots'],
             views_per_slot=count['views'] / count['slots'], **count))
-    for row in rows:
-        row['ratio'] = row['slots_per_s'] / rows[1]['slots_per_s']
+    for row in rows:  # to the baseline if any, else to per slot
+        row['ratio'] = row['slots_per_s'] / rows[-1]['slots_per_s']
+        if args.gpu_rate:
+            row['workers_per_gpu'] = math.ceil(args.gpu_rate /
+                                               row['slots_per_s'])
 
     hardware = hardware_line(torch.device('cpu'))
     print(hardware)
@@ -169,13 +197,26 @@ def main(argv: Optional[List[str]] = None) -> dict:
           f'{args.batches} timed batches after {args.warmup} warm-up, '
           f'{args.repeats} interleaved repeats, {args.num_workers} worker(s), '
           f'{collate}')
-    print(format_table(COLUMNS, [
+    if args.baseline:
+        print(f'Baseline: {args.baseline}, batch of {images["baseline"]} '
+              f'images = {counts["baseline"]["slots"] // args.batches} slots')
+    columns = COLUMNS + (f'ratio to {rows[-1]["mode"]}', ) + (
+        (f'workers/GPU at {args.gpu_rate:g} slots/s', )
+        if args.gpu_rate else ())
+    print(format_table(columns, [
         (row['mode'], f'{row["slots_per_s"]:.1f}',
          f'{row["images_per_s"]:.1f}', f'{row["loads_per_slot"]:.3f}',
-         f'{row["views_per_slot"]:.0f}', f'{row["ratio"]:.3f}')
+         f'{row["views_per_slot"]:.0f}', f'{row["ratio"]:.3f}') +
+        ((str(row['workers_per_gpu']), ) if args.gpu_rate else ())
         for row in rows], left=1))
     print('member views: one load, b x M views per image; per slot: every '
-          'image b times in the batch, one load and view per slot')
+          'image b times in the batch, one load and view per slot' +
+          ('; baseline: its own pipeline and batch, on the same images'
+           if args.baseline else ''))
+    if args.gpu_rate:
+        print(f'workers/GPU: ceil({args.gpu_rate:g} / slots/s/worker), '
+              'assuming the workers scale linearly, one CPU core each like '
+              'this one')
     return dict(rows=rows, times=times, hardware=hardware)
 
 
