@@ -1,4 +1,4 @@
-# ResNet-50, ImageNet-1k, on MIMO's schedule (uncertainty-baselines: 76.2).
+# ResNet-50, ImageNet-1k, on MIMO's schedule: the like-for-like single network.
 _base_ = [
     'mmpretrain::_base_/models/resnet50.py',
     '../_base_/datasets/imagenet_bs64.py',

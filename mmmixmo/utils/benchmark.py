@@ -22,7 +22,8 @@ def positive_float(text: str) -> float:
     """An argparse type: a finite float > 0."""
     value = float(text)
     if not 0 < value < float('inf'):
-        raise argparse.ArgumentTypeError(f'must be > 0, got {value}')
+        raise argparse.ArgumentTypeError(
+            f'must be a finite number > 0, got {value}')
     return value
 
 

@@ -63,7 +63,6 @@ def setup_cpu_distributed(cfg: Config) -> bool:
         dist_cfg = dict(cfg.get('env_cfg', {}).get('dist_cfg', {}) or {})
         backend = dist_cfg.pop('backend', 'nccl')
         dist_cfg.pop('init_backend', None)
-        dist_cfg.pop('port', None)  # Slurm's; torchrun sets MASTER_PORT
         timeout = dist_cfg.pop('timeout', None)
         if timeout is not None:
             dist_cfg['timeout'] = datetime.timedelta(seconds=timeout)

@@ -174,6 +174,15 @@ def fake_data(tmp_path_factory) -> dict:
         ImageNet=str(root / 'imagenet'))
 
 
+def cpu_optim_wrapper(optim_wrapper: dict) -> dict:
+    """The config's optimizer wrapper, an fp32 ``OptimWrapper`` in place of
+    an ``AmpOptimWrapper`` (mmengine's asserts a GPU)."""
+    if optim_wrapper.get('type') != 'AmpOptimWrapper':
+        return optim_wrapper
+    return dict({k: v for k, v in optim_wrapper.items()
+                 if k not in ('dtype', 'loss_scale')}, type='OptimWrapper')
+
+
 def shrink(cfg: Config, fake_data: dict, work_dir: str) -> None:
     """Tiny backbone, fake data, 2 training iterations, no AMP."""
     model = cfg.model
@@ -197,11 +206,7 @@ def shrink(cfg: Config, fake_data: dict, work_dir: str) -> None:
             batch_size=num // 2 if split == 'train' else BATCH,
             num_workers=0,
             persistent_workers=False)
-    if cfg.optim_wrapper.get('type') == 'AmpOptimWrapper':
-        # mmengine's AmpOptimWrapper asserts a GPU: fp32 on the CPU
-        cfg.optim_wrapper.type = 'OptimWrapper'
-        for key in ('dtype', 'loss_scale'):
-            cfg.optim_wrapper.pop(key, None)
+    cfg.optim_wrapper = cpu_optim_wrapper(cfg.optim_wrapper)
     cfg.train_cfg.update(max_epochs=1, val_interval=1)
     cfg.default_hooks.logger.interval = 1
     cfg.work_dir = work_dir

@@ -109,7 +109,6 @@ def test_timeout_and_backend_passed_to_torch(torchrun_env, monkeypatch):
                         lambda **kwargs: calls.append(kwargs))
     cfg = _cfg()
     cfg.env_cfg.dist_cfg.timeout = 90
-    cfg.env_cfg.dist_cfg.port = 29511  # the Slurm launcher's: not passed
     setup_cpu_distributed(cfg)
     assert calls == [
         dict(

@@ -140,15 +140,18 @@ def main(argv: Optional[List[str]] = None) -> dict:
     for mode in MODES:
         innermost_dataset(dataset_cfg)['pipeline'] = pipelines[mode]
         datasets[mode] = DATASETS.build(copy.deepcopy(dataset_cfg))
-    images = dict.fromkeys(MODES, num_images)  # distinct images per batch
+    images = {'member views': num_images}  # distinct images per batch
     if args.baseline:  # last: the reference of the ratios
         baseline_cfg = load_config(args.baseline)
         datasets['baseline'] = DATASETS.build(
             train_dataset(baseline_cfg, args.image_folder))
         images['baseline'] = baseline_cfg.train_dataloader.batch_size
-        if len(datasets['baseline']) != len(datasets['per slot']):
-            raise ValueError('--baseline: its train dataset is not that of '
-                             'CONFIG, pass --image-folder')
+        sizes = len(datasets['baseline']), len(datasets['per slot'])
+        if sizes[0] != sizes[1]:
+            raise ValueError(
+                f'--baseline: its train dataset has {sizes[0]} images, '
+                f"CONFIG's {sizes[1]}: pass --image-folder to time both on "
+                'the same images')
     sampler = DATA_SAMPLERS.build(
         cfg.train_dataloader.get(
             'sampler', dict(type='DefaultSampler', shuffle=True)),

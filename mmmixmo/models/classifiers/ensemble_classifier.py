@@ -23,8 +23,8 @@ MERGE_TOOL = 'tools/analysis_tools/merge_ensemble_checkpoints.py'
 class EnsembleClassifier(BaseClassifier):
     """N independently trained classifiers (a deep ensemble), evaluation only.
 
-    Member ``n`` contributes its ``mode='tensor'`` logits ``z_n`` (MixMo: the
-    mean over its heads) on the batch normalised by the ensemble's
+    Member ``n`` contributes its ``mode='tensor'`` logits ``z_n`` (MixMo: its
+    ``ensemble_logits``) on the batch normalised by the ensemble's
     ``data_preprocessor``. A state dict missing a member's ``members.<n>.``
     weights raises on loading (mmengine loads ``load_from`` non-strictly).
 
@@ -137,10 +137,14 @@ class EnsembleClassifier(BaseClassifier):
         return tuple(m.extract_feat(inputs, stage=stage) for m in self.members)
 
     def member_logits(self, inputs: Tensor) -> Tensor:
-        """Float32 member logits (B, N, K), multi-head members averaged."""
-        logits = [m(inputs, mode='tensor') for m in self.members]
-        logits = [z.mean(dim=1) if z.dim() == 3 else z for z in logits]
-        return torch.stack([z.float() for z in logits], dim=1)
+        """Float32 member logits (B, N, K), multi-head members' ensembles."""
+        logits = []
+        for member in self.members:
+            z = member(inputs, mode='tensor').float()
+            if z.dim() == 3:  # (B, M, K): its heads, averaged as it predicts
+                z = ensemble_average(z, member.head.average)[1]
+            logits.append(z)
+        return torch.stack(logits, dim=1)
 
     def predict(self, inputs: Tensor,
                 data_samples: Optional[List[DataSample]] = None) -> list:

@@ -151,6 +151,9 @@ class MixMoDataPreprocessor(ClsDataPreprocessor):
     def pair_members(self, batch_size: int) -> Tensor:
         """Draw which of its B inputs every member sees in every slot.
 
+        Args:
+            batch_size (int): Number of slots B.
+
         Returns:
             Tensor: Long CPU tensor ``(M, B)``: M random permutations. With
             input repetition, the repeated slots (each with probability

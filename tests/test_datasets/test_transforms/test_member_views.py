@@ -1,9 +1,9 @@
 import os
 import os.path as osp
 from collections import Counter
+from typing import List
 
 import cv2
-import mmcv
 import numpy as np
 import pytest
 import torch
@@ -16,6 +16,7 @@ from mmpretrain.registry import MODELS, TRANSFORMS
 
 from mmmixmo.datasets.transforms import MemberViews
 from tests.conftest import REPO_ROOT
+from tests.utils.decodes import count_decodes
 
 CROP_AND_FLIP = [
     dict(type='RandomCrop', crop_size=8, padding=2),
@@ -195,10 +196,11 @@ def test_errors(kwargs, key):
         MemberViews(CROP_AND_FLIP, **kwargs)
 
 
-def _write_image_folder(root: str, num_classes: int, per_class: int) -> dict:
+def _write_image_folder(root: str, num_classes: int,
+                        per_class: int) -> List[str]:
     """``root/train/<class>/*.jpg`` random-noise 32 x 32 JPEGs; returns
-    ``{file bytes: path}``."""
-    files = {}
+    their paths."""
+    files = []
     rng = np.random.default_rng(0)
     for c in range(num_classes):
         folder = osp.join(root, 'train', f'class{c}')
@@ -207,23 +209,14 @@ def _write_image_folder(root: str, num_classes: int, per_class: int) -> dict:
             path = osp.join(folder, f'{j:02d}.jpg')
             img = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
             assert cv2.imwrite(path, img)
-            with open(path, 'rb') as f:
-                files[f.read()] = path
-    assert len(files) == num_classes * per_class
+            files.append(path)
     return files
 
 
 def test_each_image_is_decoded_once(tmp_path, monkeypatch):
     """Cut-MixMo image folder, b = 2, M = 2: 32 images (64 slots) a step."""
     files = _write_image_folder(str(tmp_path), num_classes=2, per_class=20)
-    decodes = Counter()
-    imfrombytes = mmcv.imfrombytes  # what LoadImageFromFile calls
-
-    def counting(content, *args, **kwargs):
-        decodes[files[content]] += 1
-        return imfrombytes(content, *args, **kwargs)
-
-    monkeypatch.setattr(mmcv, 'imfrombytes', counting)
+    decodes = count_decodes(monkeypatch, files)
     cfg = Config.fromfile(f'{REPO_ROOT}/configs/imagefolder/'
                           'cut-mixmo_wrn10-2_1xb64-b2_imagefolder.py')
     loader = Runner.build_dataloader(
@@ -253,5 +246,5 @@ def test_each_image_is_decoded_once(tmp_path, monkeypatch):
             assert len(out['data_samples']) == 64
     assert [sum(step.values()) for step in steps] == [32, 8]
     # one epoch: each of the 40 files decoded exactly once
-    assert sorted(decodes) == sorted(files.values())
+    assert sorted(decodes) == sorted(files)
     assert set(decodes.values()) == {1}

@@ -33,13 +33,17 @@ def vanilla_cfg(num_classes=10):
             type='LinearClsHead', num_classes=num_classes, in_channels=64))
 
 
-def mixmo_cfg():
+def mixmo_cfg(average='logits'):
     """A tiny MixMo classifier (M = 2 heads)."""
     return dict(
         type='MixMoClassifier',
         backbone=dict(type='WideResNet', depth=10, widen_factor=1),
         mixing=dict(type='CutOrLinearMixing'),
-        head=dict(type='MultiHeadClsHead', num_classes=10, in_channels=64))
+        head=dict(
+            type='MultiHeadClsHead',
+            num_classes=10,
+            in_channels=64,
+            average=average))
 
 
 def build_member(cfg, seed):
@@ -124,18 +128,21 @@ def test_tensor_mode_and_features(members, inputs):
 
 
 @torch.no_grad()
-def test_multi_head_member_contributes_the_mean_of_its_heads(
-        members, inputs):
-    mixmo = build_member(mixmo_cfg(), 7)
+@pytest.mark.parametrize('average', ['logits', 'probs'])
+def test_multi_head_member_contributes_its_own_ensemble(
+        members, inputs, average):
+    mixmo = build_member(mixmo_cfg(average), 7)
     model = build_ensemble([members[0], mixmo],
-                           members=[vanilla_cfg(), mixmo_cfg()])
+                           members=[vanilla_cfg(), mixmo_cfg(average)])
     preds = model(inputs, mode='predict')
     mixmo_preds = mixmo(inputs, mode='predict')
     vanilla_scores = member_scores([members[0]], inputs)[0]
     for b, pred in enumerate(preds):
-        torch.testing.assert_close(pred.head_logits[1],
-                                   mixmo_preds[b].head_logits.mean(0))
-        # MixMo's own prediction is the softmax of that mean
+        heads = mixmo_preds[b].head_logits
+        expected = heads.mean(0) if average == 'logits' else \
+            heads.softmax(1).mean(0).log()
+        torch.testing.assert_close(pred.head_logits[1], expected)
+        # MixMo's own prediction is the softmax of that
         torch.testing.assert_close(
             pred.pred_score,
             (vanilla_scores[b] + mixmo_preds[b].pred_score) / 2,

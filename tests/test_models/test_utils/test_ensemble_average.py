@@ -1,3 +1,4 @@
+"""ensemble_average: mean logits or mean probabilities of the members."""
 import math
 
 import pytest
