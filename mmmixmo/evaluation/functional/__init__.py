@@ -1,13 +1,21 @@
-from .calibration import (brier_score, ensemble_logits_from_probs,
+from .calibration import (adaptive_calibration_error, brier_score,
+                          ensemble_logits_from_probs,
                           expected_calibration_error, fit_temperature,
                           reliability_bins, temperature_scaled_nll,
+                          thresholded_adaptive_calibration_error,
                           two_fold_temperature_scaling)
+from .detection import auroc, average_precision, fpr_at_tpr, roc_curve
 from .diversity import (disagreement_matrix, pairwise_disagreement,
                         ratio_errors, top1_accuracy)
+from .selective import accuracy_at_coverage, aurc, risk_coverage_curve
+from .uncertainty import UNCERTAINTY_SCORES, uncertainty_scores
 
 __all__ = [
-    'brier_score', 'ensemble_logits_from_probs', 'expected_calibration_error',
-    'fit_temperature', 'reliability_bins', 'temperature_scaled_nll',
-    'two_fold_temperature_scaling', 'disagreement_matrix',
-    'pairwise_disagreement', 'ratio_errors', 'top1_accuracy'
+    'adaptive_calibration_error', 'brier_score', 'ensemble_logits_from_probs',
+    'expected_calibration_error', 'fit_temperature', 'reliability_bins',
+    'temperature_scaled_nll', 'thresholded_adaptive_calibration_error',
+    'two_fold_temperature_scaling', 'auroc', 'average_precision',
+    'fpr_at_tpr', 'roc_curve', 'disagreement_matrix', 'pairwise_disagreement',
+    'ratio_errors', 'top1_accuracy', 'accuracy_at_coverage', 'aurc',
+    'risk_coverage_curve', 'UNCERTAINTY_SCORES', 'uncertainty_scores'
 ]

@@ -1,4 +1,4 @@
-"""Calibration scores: NLL, reliability bins, ECE, Brier, temperature scaling.
+"""Calibration scores: NLL, bins, ECE, AECE, TACE, Brier, temperature scaling.
 
 ``probs`` and ``logits`` are float64 ``(N, K)``, ``labels`` int64 ``(N, )``;
 results are Python floats, NLL in nats.
@@ -151,3 +151,98 @@ def two_fold_temperature_scaling(logits: Tensor,
         nll_c=sum(nlls) / 2,
         ece_c=sum(eces) / 2,
         temperature=sum(temperatures) / 2)
+
+
+def _equal_mass_bin(rank: Tensor, size: Tensor, num_bins: int) -> Tensor:
+    """Bin of the ``rank``-th of ``size`` sorted values, as ``tensor_split``.
+
+    ``torch.tensor_split`` into ``B`` parts gives the first ``size % B``
+    bins ``size // B + 1`` values and the others ``size // B``.
+    """
+    small, num_large = size // num_bins, size % num_bins
+    in_large = num_large * (small + 1)
+    return torch.where(
+        rank < in_large, rank // (small + 1),
+        num_large + (rank - in_large) // small.clamp_min(1))
+
+
+def adaptive_calibration_error(probs: Tensor,
+                               labels: Tensor,
+                               num_bins: int = 15) -> float:
+    """Adaptive ECE: the ECE over equal-mass bins of the top-1 confidence.
+
+    The confidences ``max_k p_nk`` are sorted (stable) and split by
+    ``torch.tensor_split`` into ``B`` bins of (almost) equal counts;
+    ``AECE = sum_b (n_b / N) |acc_b - conf_b|``, empty bins skipped.
+
+    Args:
+        probs (Tensor): Probabilities ``(N, K)``.
+        labels (Tensor): Class indices ``(N, )``.
+        num_bins (int): Number of bins ``B``. Defaults to 15.
+
+    Returns:
+        float: The AECE in [0, 1], ``nan`` for ``N = 0``.
+    """
+    probs = probs.detach().double()
+    num = probs.size(0)
+    if num == 0:
+        return math.nan
+    confidence, prediction = probs.max(dim=1)
+    confidence, order = torch.sort(confidence, stable=True)
+    correct = (prediction == labels.to(probs.device))[order].double()
+    rank = torch.arange(num, device=probs.device)
+    bins = _equal_mass_bin(rank, torch.full_like(rank, num), num_bins)
+    gap = (torch.bincount(bins, correct, minlength=num_bins) -
+           torch.bincount(bins, confidence, minlength=num_bins))
+    return float(gap.abs().sum() / num)
+
+
+def thresholded_adaptive_calibration_error(probs: Tensor,
+                                           labels: Tensor,
+                                           num_bins: int = 15,
+                                           threshold: float = 1e-3) -> float:
+    """Thresholded adaptive calibration error (TACE) over all classes.
+
+    Nixon et al., 2019, "Measuring Calibration in Deep Learning": for every
+    class ``k``, the probabilities ``p_nk > threshold`` are sorted (stable)
+    and split by ``torch.tensor_split`` into ``B`` equal-mass bins;
+    ``TACE = mean_(k, b) |mean_{n in b} 1[y_n = k] - mean_{n in b} p_nk|``
+    over the non-empty (class, bin) pairs: Nixon's ``1 / (K B)`` sum when
+    every class fills its ``B`` bins.
+
+    Args:
+        probs (Tensor): Probabilities ``(N, K)``.
+        labels (Tensor): Class indices ``(N, )``.
+        num_bins (int): Number of bins ``B`` per class. Defaults to 15.
+        threshold (float): Probabilities ``<= threshold`` are ignored.
+            Defaults to 1e-3.
+
+    Returns:
+        float: The TACE in [0, 1], ``nan`` if no probability exceeds
+        ``threshold``.
+    """
+    probs = probs.detach().double()
+    num_classes = probs.size(1)
+    classes = torch.arange(num_classes, device=probs.device)
+    hits = labels.to(probs.device)[:, None] == classes
+    kept = probs > threshold
+    if not kept.any():
+        return math.nan
+    values = probs[kept]
+    cls = classes.expand_as(probs)[kept]
+    hits = hits[kept].double()
+    # sort by value, then (stably) by class: classes in blocks, values
+    # ascending within each block
+    order = torch.sort(values, stable=True).indices
+    order = order[torch.sort(cls[order], stable=True).indices]
+    values, cls, hits = values[order], cls[order], hits[order]
+    sizes = torch.bincount(cls, minlength=num_classes)
+    starts = sizes.cumsum(0) - sizes
+    rank = torch.arange(values.numel(), device=probs.device) - starts[cls]
+    group = cls * num_bins + _equal_mass_bin(rank, sizes[cls], num_bins)
+    num_groups = num_classes * num_bins
+    counts = torch.bincount(group, minlength=num_groups).double()
+    gap = (torch.bincount(group, hits, minlength=num_groups) -
+           torch.bincount(group, values, minlength=num_groups)).abs()
+    nonempty = counts > 0
+    return float((gap[nonempty] / counts[nonempty]).mean())

@@ -4,12 +4,11 @@ import math
 import pytest
 import torch
 
-from mmmixmo.evaluation.functional import (brier_score,
-                                           ensemble_logits_from_probs,
-                                           expected_calibration_error,
-                                           fit_temperature, reliability_bins,
-                                           temperature_scaled_nll,
-                                           two_fold_temperature_scaling)
+from mmmixmo.evaluation.functional import (
+    adaptive_calibration_error, brier_score, ensemble_logits_from_probs,
+    expected_calibration_error, fit_temperature, reliability_bins,
+    temperature_scaled_nll, thresholded_adaptive_calibration_error,
+    two_fold_temperature_scaling)
 
 
 def _t(rows):
@@ -154,3 +153,124 @@ def test_logits_from_probs_is_exact_for_temperature():
     for t in (0.5, 2.0):
         torch.testing.assert_close((recovered / t).softmax(1),
                                    (logits / t).softmax(1))
+
+
+def _binary(confidences):
+    """Rows ``(p, 1 - p)``: argmax 0 for ``p > 0.5``."""
+    conf = _t(confidences)
+    return torch.stack([conf, 1 - conf], dim=1)
+
+
+@pytest.mark.parametrize(
+    'confidences, labels, num_bins, aece',
+    [
+        # sorted .55 W, .6 R, .7 W | .8 R, .9 R, .95 W (given shuffled):
+        # 3/6 |1/3 - .616667| + 3/6 |2/3 - .883333| = .141667 + .108333
+        ([0.9, 0.55, 0.8, 0.95, 0.7, 0.6], [0, 1, 0, 1, 1, 0], 2, 0.25),
+        # 5 into 2 bins of 3 and 2: .6 R, .7 W, .8 R | .9 W, .95 R:
+        # 3/5 |2/3 - .7| + 2/5 |1/2 - .925| = .02 + .17
+        ([0.6, 0.7, 0.8, 0.9, 0.95], [0, 1, 0, 1, 0], 2, 0.19),
+        # more bins than samples: one per bin, the others empty and
+        # skipped: (|1 - .9| + |0 - .7|) / 2
+        ([0.9, 0.7], [0, 1], 15, 0.4),
+        # one bin = ECE with one bin: |3/5 - .79|
+        ([0.6, 0.7, 0.8, 0.9, 0.95], [0, 1, 0, 1, 0], 1, 0.19),
+    ])
+def test_adaptive_ece_by_hand(confidences, labels, num_bins, aece):
+    probs, labels = _binary(confidences), torch.tensor(labels)
+    assert adaptive_calibration_error(probs, labels,
+                                      num_bins) == pytest.approx(aece,
+                                                                 abs=1e-9)
+    if num_bins == 1:
+        assert expected_calibration_error(probs, labels,
+                                          1) == pytest.approx(aece)
+
+
+def _random_probs(seed, num, num_classes):
+    gen = torch.Generator().manual_seed(seed)
+    logits = 3 * torch.randn(num, num_classes, generator=gen,
+                             dtype=torch.float64)
+    labels = torch.randint(num_classes, (num, ), generator=gen)
+    return logits.softmax(1), labels
+
+
+@pytest.mark.parametrize('seed, num, num_bins', [(0, 200, 15), (1, 37, 4),
+                                                 (2, 10, 15)])
+def test_adaptive_ece_against_tensor_split(seed, num, num_bins):
+    probs, labels = _random_probs(seed, num, 5)
+    conf, pred = probs.max(1)
+    order = conf.argsort()
+    expected = 0.0
+    for idx in torch.tensor_split(order, num_bins):
+        if idx.numel():
+            expected += abs(float((pred[idx] == labels[idx]).double().sum() -
+                                  conf[idx].sum())) / num
+    assert adaptive_calibration_error(probs, labels,
+                                      num_bins) == pytest.approx(expected,
+                                                                 abs=1e-12)
+
+
+# true classes 0, 1, 2, 0; the 1e-4 is under the TACE threshold
+TACE_PROBS = _t([[0.7, 0.2, 0.1], [0.6, 0.3999, 0.0001], [0.1, 0.1, 0.8],
+                 [0.3, 0.5, 0.2]])
+TACE_LABELS = torch.tensor([0, 1, 2, 0])
+
+
+def test_tace_by_hand():
+    # 2 equal-mass bins per class (sorted ascending, R = true class):
+    # class 0: .1, .3 R | .6, .7 R: |1/2 - .2| = .3, |1/2 - .65| = .15
+    # class 1: .1, .2 | .3999 R, .5: |0 - .15| = .15,
+    #          |1/2 - .44995| = .05005
+    # class 2 (1e-4 dropped): .1, .2 | .8 R: .15, |1 - .8| = .2
+    # mean of the 6 bins: 1.00005 / 6
+    assert thresholded_adaptive_calibration_error(
+        TACE_PROBS, TACE_LABELS, num_bins=2) == pytest.approx(1.00005 / 6,
+                                                              abs=1e-9)
+    # threshold 0 keeps it: class 2 becomes 1e-4, .1 | .2, .8 R:
+    # |0 - .05005| = .05005, |1/2 - .5| = 0 -> 0.7001 / 6
+    assert thresholded_adaptive_calibration_error(
+        TACE_PROBS, TACE_LABELS, num_bins=2,
+        threshold=0.0) == pytest.approx(0.7001 / 6, abs=1e-9)
+    # one bin per class: class 0 |1/2 - .425|, class 1 |1/4 - .299975|,
+    # class 2 (.1, .8 R, .2 kept) |1/3 - 1.1/3| -> mean 0.158308 / 3
+    expected = (0.075 + 0.049975 + 0.1 / 3) / 3
+    assert thresholded_adaptive_calibration_error(
+        TACE_PROBS, TACE_LABELS, num_bins=1) == pytest.approx(expected,
+                                                              abs=1e-7)
+
+
+def test_tace_empty_bins_skipped():
+    # 15 bins, at most 4 values per class: one value per non-empty bin,
+    # TACE = mean over the 11 kept probabilities of |1[y = k] - p|
+    kept = TACE_PROBS > 1e-3
+    hits = TACE_LABELS[:, None] == torch.arange(3)
+    expected = float((hits.double() - TACE_PROBS).abs()[kept].mean())
+    assert thresholded_adaptive_calibration_error(
+        TACE_PROBS, TACE_LABELS) == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize('seed, num, num_bins, threshold',
+                         [(0, 200, 15, 1e-3), (1, 53, 4, 0.05),
+                          (2, 8, 3, 1e-3)])
+def test_tace_against_tensor_split(seed, num, num_bins, threshold):
+    probs, labels = _random_probs(seed, num, 6)
+    gaps = []
+    for k in range(6):
+        mask = probs[:, k] > threshold
+        values, hits = probs[mask, k], (labels[mask] == k).double()
+        order = values.argsort()
+        for idx in torch.tensor_split(order, num_bins):
+            if idx.numel():
+                gaps.append(abs(float(hits[idx].mean() - values[idx].mean())))
+    assert thresholded_adaptive_calibration_error(
+        probs, labels, num_bins, threshold) == pytest.approx(
+            sum(gaps) / len(gaps), abs=1e-12)
+
+
+def test_adaptive_errors_undefined():
+    assert math.isnan(
+        adaptive_calibration_error(torch.zeros(0, 3), torch.zeros(0).long()))
+    # nothing above the threshold
+    assert math.isnan(
+        thresholded_adaptive_calibration_error(TACE_PROBS, TACE_LABELS,
+                                               threshold=1.0))
