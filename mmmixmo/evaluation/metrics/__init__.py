@@ -1,5 +1,11 @@
 from .calibration_metric import CalibrationMetric
 from .corruption_metric import CorruptionMetric
 from .ensemble_diversity_metric import EnsembleDiversityMetric
+from .in_distribution_metric import InDistributionMetric
+from .ood_metric import OODMetric
+from .selective_prediction_metric import SelectivePredictionMetric
 
-__all__ = ['CalibrationMetric', 'CorruptionMetric', 'EnsembleDiversityMetric']
+__all__ = [
+    'CalibrationMetric', 'CorruptionMetric', 'EnsembleDiversityMetric',
+    'InDistributionMetric', 'OODMetric', 'SelectivePredictionMetric'
+]

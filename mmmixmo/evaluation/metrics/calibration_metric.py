@@ -1,4 +1,4 @@
-"""CalibrationMetric: NLL, ECE and Brier score, raw and temperature-scaled."""
+"""CalibrationMetric: NLL, ECE, AECE, TACE, Brier; NLL and ECE calibrated."""
 import logging
 from typing import Dict, List, Optional, Sequence
 
@@ -9,8 +9,10 @@ from mmengine.logging import print_log
 from mmpretrain.registry import METRICS
 from torch import Tensor
 
-from ..functional import (brier_score, ensemble_logits_from_probs,
+from ..functional import (adaptive_calibration_error, brier_score,
+                          ensemble_logits_from_probs,
                           expected_calibration_error, temperature_scaled_nll,
+                          thresholded_adaptive_calibration_error,
                           two_fold_temperature_scaling)
 
 
@@ -25,18 +27,22 @@ def single_label(data_sample: dict, metric: str) -> Tensor:
 
 @METRICS.register_module()
 class CalibrationMetric(BaseMetric):
-    """NLL, ECE and Brier score, raw and after temperature scaling.
+    """NLL, ECE, AECE, TACE and Brier score; NLL and ECE also calibrated.
 
     Scores one logit vector ``(K, )`` per sample: its ``ensemble_logits`` if
     present (set by the MixMo head and the ensembles), else
-    ``log(pred_score)``. Keys: ``nll`` (nats), ``ece`` (a fraction),
-    ``brier`` (in [0, 2]) and, from N = 4 samples on, ``nll_c``, ``ece_c``
-    and ``temperature`` of two-fold temperature scaling; see
+    ``log(pred_score)``. Keys: ``nll`` (nats), ``ece``, ``aece`` (ECE over
+    equal-mass bins) and ``tace`` (per-class equal-mass bins of the
+    probabilities above ``tace_threshold``), fractions, ``brier`` (in
+    [0, 2]) and, from N = 4 samples on, ``nll_c``, ``ece_c`` and
+    ``temperature`` of two-fold temperature scaling; see
     :mod:`mmmixmo.evaluation.functional.calibration`.
 
     Args:
-        num_bins (int): Number of ECE bins. Defaults to 15.
+        num_bins (int): Number of bins of ECE, AECE and TACE. Defaults to 15.
         split_seed (int): Seed of the two-fold split. Defaults to 0.
+        tace_threshold (float): TACE ignores the probabilities ``<=`` it,
+            in [0, 1). Defaults to 1e-3.
         collect_device (str): As in ``BaseMetric``. Defaults to 'cpu'.
         prefix (str, optional): Prefix of the keys. Defaults to 'calibration'.
         collect_dir (str, optional): As in ``BaseMetric``. Defaults to None.
@@ -46,6 +52,7 @@ class CalibrationMetric(BaseMetric):
     def __init__(self,
                  num_bins: int = 15,
                  split_seed: int = 0,
+                 tace_threshold: float = 1e-3,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
                  collect_dir: Optional[str] = None) -> None:
@@ -56,12 +63,17 @@ class CalibrationMetric(BaseMetric):
         if isinstance(split_seed, bool) or not isinstance(split_seed, int):
             raise ValueError('CalibrationMetric: split_seed must be an int, '
                              f'got {split_seed!r}')
+        if isinstance(tace_threshold, bool) or not isinstance(
+                tace_threshold, (int, float)) or not 0 <= tace_threshold < 1:
+            raise ValueError('CalibrationMetric: tace_threshold must be a '
+                             f'number in [0, 1), got {tace_threshold!r}')
         super().__init__(
             collect_device=collect_device,
             prefix=prefix,
             collect_dir=collect_dir)
         self.num_bins = num_bins
         self.split_seed = split_seed
+        self.tace_threshold = float(tace_threshold)
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         """Store the logits ``(K, )`` and the label ``(1, )`` per sample."""
@@ -88,6 +100,9 @@ class CalibrationMetric(BaseMetric):
         metrics = dict(
             nll=temperature_scaled_nll(logits, labels, 1.0),
             ece=expected_calibration_error(probs, labels, self.num_bins),
+            aece=adaptive_calibration_error(probs, labels, self.num_bins),
+            tace=thresholded_adaptive_calibration_error(
+                probs, labels, self.num_bins, self.tace_threshold),
             brier=brier_score(probs, labels))
         if len(results) >= 4:
             metrics.update(

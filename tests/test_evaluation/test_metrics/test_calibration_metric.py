@@ -24,8 +24,9 @@ def test_in_evaluator_with_head_logits(head_logits, head_labels,
     evaluator.process(samples[4:])
     out = evaluator.evaluate(6)
     assert list(out) == [
-        'calibration/nll', 'calibration/ece', 'calibration/brier',
-        'calibration/nll_c', 'calibration/ece_c', 'calibration/temperature'
+        'calibration/nll', 'calibration/ece', 'calibration/aece',
+        'calibration/tace', 'calibration/brier', 'calibration/nll_c',
+        'calibration/ece_c', 'calibration/temperature'
     ]
     # -log p_y: s0, s2: -ln(e^2 / (e^2 + 2)) = 0.239578;
     # s1, s3: -ln(e^1.5 / (1 + e^1.5 + e^.5)) = 0.464377;
@@ -36,6 +37,14 @@ def test_in_evaluator_with_head_logits(head_logits, head_labels,
     # conf 0.628532 (bin 9): 2 right -> 2/6 * 0.371468;
     # conf 0.506480 (bin 7): 1 wrong -> 1/6 * 0.506480; ECE = 0.268396
     assert out['calibration/ece'] == pytest.approx(0.268396, abs=1e-5)
+    # 6 samples in 15 equal-mass bins: one per bin, AECE = mean |1[right] -
+    # conf| = (0.506480 + 2 (1 - 0.628532) + 2 (1 - 0.786986) + 0.786986)
+    # / 6
+    assert out['calibration/aece'] == pytest.approx(0.410405, abs=1e-5)
+    # per class, 6 probabilities > 1e-3 in 15 bins: TACE = mean over (n, k)
+    # of |1[y_n = k] - p_nk| = 2 mean_n (1 - p_ny) / 3, p_ny = 0.786986 (s0,
+    # s2), 0.628532 (s1, s3), 0.186324 (s4), 0.106507 (s5)
+    assert out['calibration/tace'] == pytest.approx(0.319570, abs=1e-5)
     assert out['calibration/temperature'] > 0
 
 
@@ -94,7 +103,9 @@ def test_small_set_skips_calibrated_keys(head_logits, make_samples):
         out = _evaluate(
             CalibrationMetric(prefix='cal'),
             make_samples([0, 1, 2], probs=probs))
-    assert list(out) == ['cal/nll', 'cal/ece', 'cal/brier']
+    assert list(out) == [
+        'cal/nll', 'cal/ece', 'cal/aece', 'cal/tace', 'cal/brier'
+    ]
     assert log.call_args.kwargs['level'] == logging.WARNING
     assert 'nll_c' in log.call_args.args[0]
 
@@ -108,11 +119,34 @@ def test_num_bins_is_used(make_samples):
     assert out['calibration/ece'] == pytest.approx(0.3, abs=1e-6)
 
 
+def test_adaptive_and_thresholded_by_hand(make_samples):
+    probs = torch.tensor([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8],
+                          [0.9995, 0.0005]])
+    samples = make_samples([0, 1, 1, 0], probs=probs)
+    out = _evaluate(CalibrationMetric(num_bins=2), samples)
+    # conf .6 W, .8 R | .9 R, .9995 R: 2/4 |.5 - .7| + 2/4 |1 - .94975|
+    assert out['calibration/aece'] == pytest.approx(0.125125, abs=1e-6)
+    # equal-width bins: all in (.5, 1]: |.75 - .82488|
+    assert out['calibration/ece'] == pytest.approx(0.074875, abs=1e-6)
+    # class 0: (.2 W, .6 W) |0 - .4|, (.9 R, .9995 R) |1 - .94975|;
+    # class 1 (.0005 <= 1e-3 left out): (.1 W, .4 R) |.5 - .25|, (.8 R) .2
+    assert out['calibration/tace'] == pytest.approx(
+        (0.4 + 0.05025 + 0.25 + 0.2) / 4, abs=1e-6)
+    # threshold 0: class 1 bins (.0005 W, .1 W) .05025, (.4 R, .8 R) .4
+    out = _evaluate(CalibrationMetric(num_bins=2, tace_threshold=0), samples)
+    assert out['calibration/tace'] == pytest.approx(
+        (0.4 + 0.05025 + 0.05025 + 0.4) / 4, abs=1e-6)
+
+
 @pytest.mark.parametrize('key, value', [('num_bins', 0), ('num_bins', -3),
                                         ('num_bins', 2.5), ('num_bins', True),
                                         ('num_bins', '15'),
                                         ('split_seed', 1.5),
-                                        ('split_seed', '0')])
+                                        ('split_seed', '0'),
+                                        ('tace_threshold', -0.1),
+                                        ('tace_threshold', 1.0),
+                                        ('tace_threshold', '1e-3'),
+                                        ('tace_threshold', True)])
 def test_bad_arguments_name_the_key(key, value):
     with pytest.raises(ValueError, match=key):
         CalibrationMetric(**{key: value})

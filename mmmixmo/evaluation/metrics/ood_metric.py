@@ -1,0 +1,130 @@
+"""OODMetric: out-of-distribution detection by uncertainty scores."""
+import logging
+from typing import Dict, List, Optional, Sequence, Union
+
+import torch
+from mmengine.evaluator import BaseMetric
+from mmengine.logging import print_log
+from mmpretrain.registry import METRICS
+
+from ..functional import (UNCERTAINTY_SCORES, auroc, average_precision,
+                          fpr_at_tpr, uncertainty_scores)
+
+
+@METRICS.register_module()
+class OODMetric(BaseMetric):
+    """AUROC, AUPR-In, AUPR-Out and FPR95 of uncertainty scores.
+
+    Every sample must carry ``is_ood`` (set by
+    :class:`~mmmixmo.datasets.OODDataset`). The scores are those of
+    :func:`~mmmixmo.evaluation.functional.uncertainty_scores` on
+    ``pred_score``: ``max_prob`` and ``entropy`` for any classifier, plus
+    ``mutual_information`` and ``disagreement`` when the sample has
+    ``head_logits`` ``(M, K)`` with ``M >= 2`` (MixMo heads, ensemble
+    members; their softmax are the member probabilities). Keys, fractions,
+    per score ``s``: ``s/auroc`` and ``s/aupr_out`` (positive: OOD, score:
+    ``s``), ``s/aupr_in`` (positive: in-distribution, score: ``-s``) and
+    ``s/fpr95``, the share of OOD samples accepted when 95 % of the
+    in-distribution ones are (lower is better). No key is reported (with a
+    warning) unless both parts are present.
+
+    Args:
+        scores (str | Sequence[str], optional): Names of the scores, among
+            ``UNCERTAINTY_SCORES``. Defaults to None: every available one.
+        collect_device (str): As in ``BaseMetric``. Defaults to 'cpu'.
+        prefix (str, optional): Prefix of the keys. Defaults to 'ood'.
+        collect_dir (str, optional): As in ``BaseMetric``. Defaults to None.
+    """
+    default_prefix: Optional[str] = 'ood'
+
+    def __init__(self,
+                 scores: Optional[Union[str, Sequence[str]]] = None,
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None,
+                 collect_dir: Optional[str] = None) -> None:
+        if isinstance(scores, str):
+            scores = (scores, )
+        if scores is not None:
+            if not isinstance(scores, Sequence) or not scores or any(
+                    name not in UNCERTAINTY_SCORES for name in scores) \
+                    or len(set(scores)) != len(scores):
+                raise ValueError(
+                    'OODMetric: scores must be None or distinct names among '
+                    f'{UNCERTAINTY_SCORES}, got {scores!r}')
+            scores = tuple(scores)
+        super().__init__(
+            collect_device=collect_device,
+            prefix=prefix,
+            collect_dir=collect_dir)
+        self.scores = scores
+
+    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+        """Store ``is_ood`` and the uncertainty scores of each sample."""
+        probs, member_probs = [], []
+        for data_sample in data_samples:
+            if 'is_ood' not in data_sample:
+                raise KeyError(
+                    'OODMetric: a predicted sample has no `is_ood`; the test '
+                    "set must be an OODDataset: dataset=dict(type="
+                    "'OODDataset', in_dist=..., ood=...)")
+            if 'pred_score' not in data_sample:
+                raise KeyError("OODMetric needs the `pred_score` of a "
+                               "classifier run with mode='predict'")
+            probs.append(torch.as_tensor(data_sample['pred_score']).detach())
+            if 'head_logits' in data_sample:
+                heads = torch.as_tensor(data_sample['head_logits']).detach()
+                if heads.dim() == 2 and heads.size(0) >= 2:
+                    member_probs.append(heads.double().softmax(-1))
+        if not probs:
+            return
+        if 0 < len(member_probs) < len(probs):
+            raise ValueError(
+                f'OODMetric: `head_logits` (M >= 2) is on {len(member_probs)}'
+                f' of {len(probs)} samples; every sample must carry it or '
+                'none')
+        scores = uncertainty_scores(
+            torch.stack(probs).cpu(),
+            torch.stack(member_probs).cpu() if member_probs else None)
+        names = self.scores or tuple(scores)
+        missing = [name for name in names if name not in scores]
+        if missing:
+            raise ValueError(
+                f'OODMetric: scores {missing} need `head_logits` (M, K) with '
+                'M >= 2 (a multi-head model or an ensemble); the samples '
+                'have none')
+        values = torch.stack([scores[name] for name in names], 1).tolist()
+        for data_sample, row in zip(data_samples, values):
+            self.results.append(
+                dict(
+                    is_ood=bool(data_sample['is_ood']),
+                    scores=dict(zip(names, row))))
+
+    def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+        """Compute the keys on the results gathered from all ranks."""
+        names = list(results[0]['scores']) if results else []
+        if any(list(res['scores']) != names for res in results):
+            raise ValueError(
+                'OODMetric: the samples do not all have the same scores: '
+                '`head_logits` must be on every sample or on none')
+        is_ood = torch.tensor([res['is_ood'] for res in results],
+                              dtype=torch.bool)
+        num_ood = int(is_ood.sum())
+        if not 0 < num_ood < len(results):
+            print_log(
+                f'OODMetric: {num_ood} of {len(results)} samples are OOD; '
+                'OOD detection needs both in-distribution and OOD samples '
+                '(an OODDataset): no key is reported.',
+                logger='current',
+                level=logging.WARNING)
+            return {}
+        metrics = {}
+        for name in names:
+            score = torch.tensor([res['scores'][name] for res in results],
+                                 dtype=torch.float64)
+            metrics.update({
+                f'{name}/auroc': auroc(score, is_ood),
+                f'{name}/aupr_in': average_precision(-score, ~is_ood),
+                f'{name}/aupr_out': average_precision(score, is_ood),
+                f'{name}/fpr95': fpr_at_tpr(-score, ~is_ood, 0.95),
+            })
+        return metrics

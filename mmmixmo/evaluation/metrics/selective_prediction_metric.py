@@ -1,0 +1,104 @@
+"""SelectivePredictionMetric: misclassification detection, selective risk."""
+import logging
+from typing import Dict, List, Optional, Sequence
+
+import torch
+from mmengine.evaluator import BaseMetric
+from mmengine.logging import print_log
+from mmpretrain.registry import METRICS
+
+from ..functional import (accuracy_at_coverage, aurc, auroc,
+                          average_precision)
+from .calibration_metric import single_label
+
+
+def coverage_key(coverage: float) -> str:
+    """The key of the accuracy at ``coverage``: 0.8 -> ``'acc@80'``."""
+    return f'acc@{round(100 * coverage, 6):g}'
+
+
+@METRICS.register_module()
+class SelectivePredictionMetric(BaseMetric):
+    """How well the confidence separates right from wrong predictions.
+
+    Per sample, the confidence is the maximum of ``pred_score`` and the
+    prediction is right if its argmax is ``gt_label``. Keys (fractions unless
+    stated): ``auroc`` and ``aupr_correct`` (score: the confidence, positive:
+    right), ``aupr_wrong`` (score: 1 - confidence, positive: wrong),
+    ``aurc`` (area under the risk-coverage curve, lower is better) and
+    ``acc@<c>`` per coverage (accuracy in % of the most confident share
+    ``c``); see :mod:`mmmixmo.evaluation.functional.detection` and
+    :mod:`~mmmixmo.evaluation.functional.selective`. The first three are
+    left out (with a warning) when every prediction is right or every one
+    is wrong.
+
+    Args:
+        coverages (Sequence[float]): Shares of kept samples, in (0, 1].
+            Defaults to (0.8, 0.9, 0.95).
+        collect_device (str): As in ``BaseMetric``. Defaults to 'cpu'.
+        prefix (str, optional): Prefix of the keys. Defaults to 'selective'.
+        collect_dir (str, optional): As in ``BaseMetric``. Defaults to None.
+    """
+    default_prefix: Optional[str] = 'selective'
+
+    def __init__(self,
+                 coverages: Sequence[float] = (0.8, 0.9, 0.95),
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None,
+                 collect_dir: Optional[str] = None) -> None:
+        if isinstance(coverages, (int, float)):
+            coverages = (coverages, )
+        if not isinstance(coverages, Sequence) or not all(
+                isinstance(c, (int, float)) and not isinstance(c, bool)
+                and 0 < c <= 1 for c in coverages):
+            raise ValueError('SelectivePredictionMetric: coverages must be '
+                             f'numbers in (0, 1], got {coverages!r}')
+        keys = [coverage_key(c) for c in coverages]
+        if len(set(keys)) != len(keys):
+            raise ValueError('SelectivePredictionMetric: coverages has '
+                             f'duplicates ({keys})')
+        super().__init__(
+            collect_device=collect_device,
+            prefix=prefix,
+            collect_dir=collect_dir)
+        self.coverages = tuple(float(c) for c in coverages)
+
+    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+        """Store the confidence and the correctness of each sample."""
+        for data_sample in data_samples:
+            if 'pred_score' not in data_sample:
+                raise KeyError('SelectivePredictionMetric needs the '
+                               '`pred_score` of a classifier run with '
+                               "mode='predict'")
+            score = torch.as_tensor(data_sample['pred_score']).detach()
+            label = single_label(data_sample, 'SelectivePredictionMetric')
+            confidence, prediction = score.reshape(-1).max(dim=0)
+            self.results.append(
+                dict(
+                    confidence=float(confidence),
+                    correct=int(prediction) == int(label)))
+
+    def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+        """Compute the keys on the results gathered from all ranks."""
+        confidence = torch.tensor([res['confidence'] for res in results],
+                                  dtype=torch.float64)
+        correct = torch.tensor([res['correct'] for res in results])
+        metrics = {}
+        if 0 < int(correct.sum()) < len(results):
+            metrics.update(
+                auroc=auroc(confidence, correct),
+                aupr_correct=average_precision(confidence, correct),
+                aupr_wrong=average_precision(1 - confidence, ~correct))
+        else:
+            print_log(
+                f'SelectivePredictionMetric: {int(correct.sum())} of '
+                f'{len(results)} predictions are right; auroc, aupr_correct '
+                'and aupr_wrong need both right and wrong ones and are not '
+                'reported.',
+                logger='current',
+                level=logging.WARNING)
+        metrics['aurc'] = aurc(confidence, correct)
+        for coverage in self.coverages:
+            metrics[coverage_key(coverage)] = accuracy_at_coverage(
+                confidence, correct, coverage)
+        return metrics

@@ -1,0 +1,198 @@
+"""OODMetric against hand values, scikit-learn and independent scores."""
+import itertools
+import logging
+from unittest import mock
+
+import pytest
+import torch
+from mmengine.evaluator import Evaluator
+from mmpretrain.registry import METRICS
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+import mmmixmo  # noqa: F401  (registers the metrics)
+from mmmixmo.evaluation.metrics import OODMetric
+
+KEYS = ('auroc', 'aupr_in', 'aupr_out', 'fpr95')
+# max_prob uncertainties: 20 in-distribution ones, .01 to .19 and .8, and
+# 4 OOD ones (.15 ties with an in-distribution one)
+U_IN = [i / 100 for i in range(1, 20)] + [0.8]
+U_OOD = [0.15, 0.5, 0.6, 0.85]
+
+
+def _samples(make_samples, is_ood, head_logits=None, probs=None):
+    """Samples as an OODDataset gives them: ``is_ood``, OOD labels -1."""
+    labels = [-1 if ood else 0 for ood in is_ood]
+    samples = make_samples(labels, head_logits, probs)
+    for sample, ood in zip(samples, is_ood):
+        sample.set_metainfo(dict(is_ood=bool(ood)))
+    return samples
+
+
+def _evaluate(metric, samples):
+    metric.process(None, [s.to_dict() for s in samples])
+    return metric.evaluate(len(samples))
+
+
+def _hand_probs(uncertainty):
+    """10-class rows ``[1 - u, u / 9, ..., u / 9]``: max_prob is ``u``."""
+    u = torch.tensor(uncertainty, dtype=torch.float64)[:, None]
+    return torch.cat([1 - u, (u / 9).expand(-1, 9)], 1)
+
+
+def _fpr95(u, is_ood):
+    """Share of OOD samples at most as uncertain as the ceil(95 %)-th least
+    uncertain in-distribution one."""
+    u_in = u[~is_ood].sort().values
+    return float((u[is_ood] <= u_in[-(-19 * len(u_in) // 20) - 1]).double()
+                 .mean())
+
+
+def _check_against_sklearn(out, name, u, is_ood):
+    assert out[f'ood/{name}/auroc'] == pytest.approx(
+        roc_auc_score(is_ood, u), abs=1e-12)
+    assert out[f'ood/{name}/aupr_in'] == pytest.approx(
+        average_precision_score(~is_ood, -u), abs=1e-12)
+    assert out[f'ood/{name}/aupr_out'] == pytest.approx(
+        average_precision_score(is_ood, u), abs=1e-12)
+    assert out[f'ood/{name}/fpr95'] == pytest.approx(_fpr95(u, is_ood))
+
+
+def test_vanilla_model_by_hand(make_samples):
+    is_ood = torch.tensor([False] * 20 + [True] * 4)
+    probs = _hand_probs(U_IN + U_OOD)
+    evaluator = Evaluator([METRICS.build(dict(type='OODMetric'))])
+    evaluator.dataset_meta = dict(classes=tuple('0123456789'))
+    samples = _samples(make_samples, is_ood, probs=probs)
+    evaluator.process(samples[:15])
+    evaluator.process(samples[15:])
+    out = evaluator.evaluate(24)
+    # pred_score only: max_prob and entropy
+    assert list(out) == [
+        f'ood/{name}/{key}' for name in ('max_prob', 'entropy')
+        for key in KEYS
+    ]
+    # OOD .15 beats 14 and ties 1 of the 20, .5 and .6 beat 19, .85 all
+    assert out['ood/max_prob/auroc'] == pytest.approx(72.5 / 80)
+    # 19 in-distribution samples (95 %) are accepted at u <= .19, with the
+    # OOD .15: 1 of 4 (all 20 would take u <= .8: 3 of 4)
+    assert out['ood/max_prob/fpr95'] == 0.25
+    # OOD first: .85 (P 1), .8 in, .6 (2/3), .5 (3/4), .19 to .16 in, .15
+    # with the tied in one (4/10)
+    assert out['ood/max_prob/aupr_out'] == pytest.approx(
+        (1 + 2 / 3 + 3 / 4 + 4 / 10) / 4)
+    # in first: 14 at P 1, then 15/16 with the tie, 16/17 ... 19/20, and
+    # .8 after 3 OOD: 20/23
+    assert out['ood/max_prob/aupr_in'] == pytest.approx(
+        (14 + sum(n / (n + 1) for n in range(15, 20)) + 20 / 23) / 20)
+    u = 1 - probs.float().double().max(1).values
+    _check_against_sklearn(out, 'max_prob', u, is_ood)
+    # the entropy grows with u here (u < .9): same ranks, same values
+    for key in KEYS:
+        assert out[f'ood/entropy/{key}'] == out[f'ood/max_prob/{key}']
+
+
+def test_multi_head_model_against_independent_scores(make_samples):
+    gen = torch.Generator().manual_seed(0)
+    # 3 heads, 4 classes, correlated; the 15 OOD samples have flatter
+    # logits
+    head_logits = torch.randn(45, 1, 4, generator=gen) * 2 + torch.randn(
+        45, 3, 4, generator=gen)
+    head_logits[:30] *= 3
+    is_ood = torch.arange(45) >= 30
+    out = _evaluate(OODMetric(),
+                    _samples(make_samples, is_ood, head_logits))
+    assert len(out) == 16
+    probs = head_logits.mean(1).softmax(1).double()
+    members = head_logits.double().softmax(2)
+
+    def entropy(p):
+        return -(p * p.log()).sum(-1)
+
+    preds = members.argmax(2).tolist()
+    scores = dict(
+        max_prob=1 - probs.max(1).values,
+        entropy=entropy(probs),
+        mutual_information=entropy(members.mean(1)) -
+        entropy(members).mean(1),
+        disagreement=torch.tensor([
+            sum(a != b for a, b in itertools.combinations(p, 2)) / 3
+            for p in preds
+        ], dtype=torch.float64))
+    # disagreement takes 3 values: many ties
+    assert scores['disagreement'].unique().tolist() == [0, 2 / 3, 1]
+    for name, u in scores.items():
+        _check_against_sklearn(out, name, u, is_ood)
+    # flatter OOD logits are detected
+    assert out['ood/entropy/auroc'] > 0.8
+
+
+def test_ensemble_and_single_head(make_samples):
+    # An EnsembleClassifier's head_logits are its members' logits (N, K);
+    # with a single head (M = 1) only the vanilla scores exist.
+    is_ood = torch.tensor([False, True, False, True])
+    head_logits = torch.tensor([[[3., 0.], [2., 0.]], [[1., 0.], [0., 1.]],
+                                [[0., 2.], [0., 3.]], [[0., 1.], [1., 0.]]])
+    out = _evaluate(OODMetric(scores=('disagreement', 'max_prob')),
+                    _samples(make_samples, is_ood, head_logits))
+    assert list(out) == [f'ood/{name}/{key}'
+                         for name in ('disagreement', 'max_prob')
+                         for key in KEYS]
+    # the members disagree exactly on the OOD samples
+    assert out['ood/disagreement/auroc'] == 1.0
+    assert out['ood/disagreement/fpr95'] == 0.0
+    out = _evaluate(OODMetric(),
+                    _samples(make_samples, is_ood, head_logits[:, :1]))
+    assert list(out) == [f'ood/{name}/{key}'
+                         for name in ('max_prob', 'entropy')
+                         for key in KEYS]
+
+
+def test_results_hold_only_the_scores(make_samples):
+    metric = OODMetric(scores='entropy')
+    samples = _samples(make_samples, [False, True],
+                       probs=torch.tensor([[0.5, 0.5], [1.0, 0.0]]))
+    metric.process(None, [s.to_dict() for s in samples])
+    assert metric.results == [
+        dict(is_ood=False, scores=dict(entropy=pytest.approx(0.693147))),
+        dict(is_ood=True, scores=dict(entropy=0.0))
+    ]
+
+
+def test_one_part_only_reports_nothing(make_samples):
+    samples = _samples(make_samples, [False] * 3, probs=_hand_probs(U_OOD[:3]))
+    with mock.patch('mmmixmo.evaluation.metrics.ood_metric.print_log') as log:
+        assert _evaluate(OODMetric(), samples) == {}
+    assert log.call_args.kwargs['level'] == logging.WARNING
+    assert '0 of 3 samples are OOD' in log.call_args.args[0]
+
+
+@pytest.mark.parametrize('scores', [('entropy', 'energy'), (), 'max',
+                                    ('entropy', 'entropy'), 3])
+def test_bad_scores(scores):
+    with pytest.raises(ValueError, match='scores'):
+        OODMetric(scores=scores)
+
+
+def test_user_mistakes(make_samples, head_logits):
+    probs = _hand_probs(U_OOD)
+    samples = make_samples([0] * 4, probs=probs)
+    with pytest.raises(KeyError, match='`is_ood`.*OODDataset'):
+        _evaluate(OODMetric(), samples)
+    samples = _samples(make_samples, [False, True] * 2, probs=probs)
+    with pytest.raises(ValueError,
+                       match=r"\['mutual_information'\] need `head_logits`"):
+        _evaluate(OODMetric(scores=['entropy', 'mutual_information']),
+                  samples)
+    mixed = samples[:2] + _samples(make_samples, [True], head_logits[:1])
+    with pytest.raises(ValueError, match='`head_logits`.* 1 of 3'):
+        _evaluate(OODMetric(), mixed)
+    # across batches: checked on the gathered results
+    metric = OODMetric()
+    metric.process(None, [s.to_dict() for s in mixed[:2]])
+    metric.process(None, [mixed[2].to_dict()])
+    with pytest.raises(ValueError, match='same scores'):
+        metric.evaluate(3)
+    sample = samples[0].to_dict()
+    del sample['pred_score']
+    with pytest.raises(KeyError, match='pred_score'):
+        OODMetric().process(None, [sample])
