@@ -46,8 +46,12 @@ setup(
         # which setuptools 81 removed.
         'setuptools<81',
     ],
-    # quickstart: the `Digits` data set reads scikit-learn's bundled digits
-    extras_require=dict(tests=['pytest'], quickstart=['scikit-learn']),
+    # quickstart: the `Digits` data set reads scikit-learn's bundled digits;
+    # svhn: `SVHN` reads the official .mat files
+    extras_require=dict(
+        tests=['pytest', 'scikit-learn', 'scipy'],
+        quickstart=['scikit-learn'],
+        svhn=['scipy']),
     classifiers=[
         'License :: OSI Approved :: Apache Software License',
         'Programming Language :: Python :: 3',
