@@ -57,14 +57,28 @@ def enable_tta(cfg: Config) -> None:
             'pred_label, head_logits and ensemble_logits, which the metrics '
             "then score; set tta_model.type='EnsembleScoreTTA' (the default "
             'of --tta) to merge them all')
+    dataset = cfg.test_dataloader.dataset
+    # an OODDataset: its OOD part keeps the in-distribution pipeline unless
+    # it has its own, which then gets the flips too
+    parts = [dataset.in_dist, dataset.ood] \
+        if str(dataset.type).split('.')[-1] == 'OODDataset' else [dataset]
     if 'tta_pipeline' not in cfg:
-        pipeline = deepcopy(cfg.test_dataloader.dataset.pipeline)
-        flips = [dict(type='RandomFlip', prob=prob) for prob in (1., 0.)]
-        pipeline.append(
-            dict(type='TestTimeAug', transforms=[flips, [pipeline.pop()]]))
-        cfg.tta_pipeline = pipeline
+        cfg.tta_pipeline = flip_tta(parts[0].pipeline)
     cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
-    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+    parts[0].pipeline = cfg.tta_pipeline
+    for part in parts[1:]:
+        if 'pipeline' in part:
+            part.pipeline = flip_tta(part.pipeline)
+
+
+def flip_tta(pipeline: list) -> list:
+    """The pipeline with its last transform (packing) run on the image and
+    its horizontal flip."""
+    pipeline = deepcopy(pipeline)
+    flips = [dict(type='RandomFlip', prob=prob) for prob in (1., 0.)]
+    pipeline.append(
+        dict(type='TestTimeAug', transforms=[flips, [pipeline.pop()]]))
+    return pipeline
 
 
 def build_config(args: argparse.Namespace) -> Config:

@@ -26,6 +26,7 @@ from tests.conftest import REPO_ROOT
 from tests.utils.fake_cifar import make_fake_cifar10, make_fake_cifar100
 from tests.utils.fake_cifar_c import make_fake_cifar_c
 from tests.utils.fake_imagenet import make_fake_imagenet
+from tests.utils.fake_svhn import make_fake_svhn
 from tests.utils.fake_tiny_imagenet import make_fake_tiny_imagenet
 
 CONFIGS = sorted(
@@ -116,6 +117,21 @@ def member_views(pipeline: List[dict]) -> List[dict]:
     return [t for t in pipeline if t['type'] == 'MemberViews']
 
 
+def model_base(path: str) -> str:
+    """The first ``_base_`` of a config file (an OOD config's model)."""
+    with open(path) as f:
+        first = re.search(r"_base_ = \[\n    '(.+?)'", f.read()).group(1)
+    return osp.normpath(osp.join(osp.dirname(path), first))
+
+
+def recipe_name(path: str) -> str:
+    """The config the one at ``path`` is named after: itself, the recipe
+    of an alias, or the model of an OOD config."""
+    if '_vs-' in osp.basename(path):
+        return relpath(model_base(path))
+    return ALIASES.get(relpath(path), relpath(path))
+
+
 def batch_in_name(path: str) -> Tuple[int, int, int]:
     """``(GPUs, per-GPU slots, b)`` of ``..._{G}xb{S}[-b{b}]_...``
     (b = 1 without ``-b``)."""
@@ -165,13 +181,15 @@ def fake_data(tmp_path_factory) -> dict:
     make_fake_cifar_c(str(root / 'cifar_c'), num_images=4)
     make_fake_image_folder(str(root / 'folder'))
     make_fake_imagenet(str(root / 'imagenet'), num_train=16, num_val=8)
+    make_fake_svhn(str(root / 'svhn'), num_test=12)
     return dict(
         CIFAR10=str(root / 'cifar10'),
         CIFAR100=str(root / 'cifar100'),
         TinyImageNet=str(root / 'tiny'),
         CIFARC=str(root / 'cifar_c'),
         CustomDataset=str(root / 'folder'),
-        ImageNet=str(root / 'imagenet'))
+        ImageNet=str(root / 'imagenet'),
+        SVHN=str(root / 'svhn'))
 
 
 def cpu_optim_wrapper(optim_wrapper: dict) -> dict:
@@ -181,6 +199,22 @@ def cpu_optim_wrapper(optim_wrapper: dict) -> dict:
         return optim_wrapper
     return dict({k: v for k, v in optim_wrapper.items()
                  if k not in ('dtype', 'loss_scale')}, type='OptimWrapper')
+
+
+def shrink_dataset(dataset: dict, num: int, fake_data: dict) -> None:
+    """The fake data of ``dataset``, its first ``num`` samples (of each
+    part of an ``OODDataset``)."""
+    if dataset.type == 'OODDataset':
+        for part in ('in_dist', 'ood'):
+            shrink_dataset(dataset[part], num, fake_data)
+        return
+    if dataset.type != 'Digits':  # shipped with scikit-learn
+        dataset.data_root = fake_data[dataset.type]
+    elif dataset.get('test_size', 0) > 300:  # the OOD set: resize fewer
+        dataset.test_size = 300
+    if dataset.type in LOCAL_DATASETS:
+        dataset.update(type=LOCAL_DATASETS[dataset.type], check_md5=False)
+    dataset.indices = num
 
 
 def shrink(cfg: Config, fake_data: dict, work_dir: str) -> None:
@@ -196,12 +230,7 @@ def shrink(cfg: Config, fake_data: dict, work_dir: str) -> None:
     for split, num in (('train', 2 * BATCH // repeats), ('val', BATCH),
                        ('test', BATCH)):
         loader = cfg[f'{split}_dataloader']
-        dataset = loader.dataset
-        if dataset.type != 'Digits':  # shipped with scikit-learn
-            dataset.data_root = fake_data[dataset.type]
-        if dataset.type in LOCAL_DATASETS:
-            dataset.update(type=LOCAL_DATASETS[dataset.type], check_md5=False)
-        dataset.indices = num
+        shrink_dataset(loader.dataset, num, fake_data)
         loader.update(
             batch_size=num // 2 if split == 'train' else BATCH,
             num_workers=0,
@@ -231,6 +260,16 @@ def test_config_trains_two_iterations(path, fake_data, tmp_path):
     assert 'accuracy/top1' in metrics and 'calibration/nll' in metrics
     multi_head = cfg.model.type in ('MixMoClassifier', 'EnsembleClassifier')
     assert ('diversity/head1_top1' in metrics) == multi_head
+    assert 'selective/aurc' in metrics and 'calibration/tace' in metrics
+    if cfg.test_dataloader.dataset.type == 'OODDataset':
+        # BATCH in-distribution and BATCH OOD images: the table of both
+        metrics = runner.test()
+        assert 'accuracy/top1' in metrics and 'selective/aurc' in metrics
+        scores = ['max_prob', 'entropy'] + (
+            ['mutual_information', 'disagreement'] if multi_head else [])
+        assert sorted(k for k in metrics if k.startswith('ood/')) == sorted(
+            f'ood/{score}/{key}' for score in scores
+            for key in ('auroc', 'aupr_in', 'aupr_out', 'fpr95'))
 
 
 @pytest.mark.parametrize(
@@ -322,10 +361,13 @@ def test_train_dataloader_of_every_config(path):
     assert base.train_dataloader.batch_size == vanilla_batch
     assert 'batch_sampler' not in loader
     for split in ('val', 'test'):
-        assert member_views(cfg[f'{split}_dataloader'].dataset.pipeline) == []
+        dataset = cfg[f'{split}_dataloader'].dataset
+        for part in ([dataset.in_dist, dataset.ood]
+                     if dataset.type == 'OODDataset' else [dataset]):
+            assert member_views(part.get('pipeline', [])) == []
     lr = cfg.optim_wrapper.optimizer.lr
     single_network_lr = SINGLE_NETWORK_LR[loader.dataset.type]
-    name = ALIASES.get(relpath(path), relpath(path))
+    name = recipe_name(path)
     recipe_gpus = RECIPE_GPUS.get(loader.dataset.type, 1)
     if cfg.model.type != 'MixMoClassifier':
         assert member_views(loader.dataset.pipeline) == []
@@ -374,12 +416,44 @@ def test_auto_scale_lr_keeps_the_recipe_on_its_gpus():
     it by GPUs x ``train_dataloader.batch_size`` / ``base_batch_size``."""
     ratios = {}
     for path in CONFIGS:
-        name = ALIASES.get(relpath(path), relpath(path))
+        name = recipe_name(path)
         if not re.search(r'_\d+xb\d+', name):
             continue  # the ensembles: evaluation only
         cfg = load(path)
         ratios[relpath(path)] = (
             batch_in_name(name)[0] * cfg.train_dataloader.batch_size /
             cfg.auto_scale_lr.base_batch_size)
-    assert len(ratios) == len(CONFIGS) - 5
+    ensembles = [
+        p for p in CONFIGS if load(p).model.type == 'EnsembleClassifier'
+    ]
+    assert len(ratios) == len(CONFIGS) - len(ensembles)
     assert {k: v for k, v in ratios.items() if v != 1} == {}
+
+
+OOD_CONFIGS = [p for p in CONFIGS if '_vs-' in osp.basename(p)]
+
+
+@pytest.mark.parametrize('path', OOD_CONFIGS, ids=relpath)
+def test_ood_config_tests_the_model_on_its_own_set_and_metrics(path):
+    """An OOD config is its model's config (first base) with an
+    ``OODDataset`` whose in-distribution part is the model's own test set,
+    and the model's test metrics restricted to it, plus ``OODMetric``."""
+    model = load(model_base(path))
+    cfg = load(path)
+    assert plain(cfg.model) == plain(model.model)
+    dataset = cfg.test_dataloader.dataset
+    assert dataset.type == 'OODDataset'
+    assert plain(dataset.in_dist) == plain(model.test_dataloader.dataset)
+    ood_set = osp.basename(path)[:-3].split('_vs-')[1]
+    assert dataset.ood.type == dict(
+        svhn='SVHN', cifar100='CIFAR100', digits='Digits',
+        imagefolder='CustomDataset')[ood_set]
+    *wrapped, last = cfg.test_evaluator
+    assert last == dict(type='OODMetric')
+    assert [w.type for w in wrapped] == ['InDistributionMetric'] * len(wrapped)
+    metrics, own = [plain(w.metric) for w in wrapped], plain(
+        model.test_evaluator)
+    # top-5 is reported on every OOD test set, top-1 as the model's config
+    assert metrics[0] == dict(type='Accuracy', topk=(1, 5))
+    assert own[0]['type'] == 'Accuracy' and own[0]['topk'][0] == 1
+    assert metrics[1:] == own[1:]

@@ -76,7 +76,8 @@ def test_tiny_test_config_merges_mmpretrain_bases():
     ]
     assert 'batch_sampler' not in cfg.train_dataloader
     assert [m.type for m in cfg.val_evaluator] == [
-        'Accuracy', 'CalibrationMetric', 'EnsembleDiversityMetric'
+        'Accuracy', 'CalibrationMetric', 'EnsembleDiversityMetric',
+        'SelectivePredictionMetric'
     ]
     assert cfg.optim_wrapper.optimizer.nesterov is True
     assert cfg.custom_hooks == [

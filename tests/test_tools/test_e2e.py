@@ -29,9 +29,12 @@ from mmpretrain.registry import DATASETS, MODELS
 
 import mmmixmo  # noqa: F401  (the checkpoint loader reads mmengine's files)
 from tests.conftest import REPO_ROOT
+from tests.utils.fake_svhn import make_fake_svhn
 
 TOOLS = osp.join(REPO_ROOT, 'tools')
 CONFIG = osp.join(REPO_ROOT, 'tests', 'data', 'configs', 'tiny_cifar10.py')
+OOD_CONFIG = osp.join(REPO_ROOT, 'tests', 'data', 'configs',
+                      'tiny_cifar10_vs-svhn.py')
 NUM_TRAIN = 64
 IMAGES_PER_STEP = 8  # train_dataloader.batch_size
 NUM_REPEATS = 2  # b: 16 slots per step
@@ -316,3 +319,48 @@ def test_dist_test_matches_single_process(trained, tmp_path,
     assert 'Epoch(test) [1/1]' in output
     assert _metric(output, r'Epoch\(test\)') == \
         _metric(trained['output'], r'Epoch\(val\) \[2\]')
+
+
+def test_ood_metrics_are_the_same_on_one_and_two_processes(
+        trained, tmp_path, fake_cifar10_root):
+    """CIFAR-10 (32 images) vs SVHN (19): 51 samples, so the 2 ranks get
+    26 each, one padded; the gathered metrics equal one process's."""
+    svhn_root = str(tmp_path / 'svhn')
+    make_fake_svhn(svhn_root, num_test=19)
+    ckpt = osp.join(trained['work_dir'], 'epoch_2.pth')
+    options = [
+        '--cfg-options',
+        f'test_dataloader.dataset.in_dist.data_root={fake_cifar10_root}',
+        f'test_dataloader.dataset.ood.data_root={svhn_root}'
+    ]
+    metrics = {}
+    for procs in (1, 2):
+        out = str(tmp_path / f'metrics{procs}.pkl')
+        args = [OOD_CONFIG, ckpt, '--work-dir', str(tmp_path / f'w{procs}'),
+                '--out', out, '--out-item', 'metrics', *options]
+        if procs == 1:
+            _run([sys.executable, osp.join(TOOLS, 'test.py'), *args],
+                 str(tmp_path))
+        else:
+            _run(['bash', osp.join(TOOLS, 'dist_test.sh'), args[0], args[1],
+                  '2', *args[2:]], str(tmp_path), PORT=_free_port())
+        with open(out, 'rb') as f:
+            metrics[procs] = pickle.load(f)
+    assert metrics[1] == metrics[2]
+    # with --tta the OOD views are still marked: the same keys
+    tta = str(tmp_path / 'metrics_tta.pkl')
+    _run([
+        sys.executable,
+        osp.join(TOOLS, 'test.py'), OOD_CONFIG, ckpt, '--tta', '--work-dir',
+        str(tmp_path / 'w_tta'), '--out', tta, '--out-item', 'metrics',
+        *options
+    ], str(tmp_path))
+    with open(tta, 'rb') as f:
+        assert sorted(pickle.load(f)) == sorted(metrics[1])
+    # the in-distribution table and OOD detection with the heads' scores
+    assert metrics[1]['accuracy/top1'] == _metric(
+        trained['output'], r'Epoch\(val\) \[2\]')
+    for key in ('calibration/tace', 'selective/aurc', 'selective/acc@90',
+                'ood/max_prob/auroc', 'ood/mutual_information/fpr95',
+                'ood/disagreement/aupr_out'):
+        assert key in metrics[1], key

@@ -88,7 +88,8 @@ def test_tools_test_prints_corruption_means(tmp_path):
     assert {
         key.split('/')[1]
         for key in metrics
-    } == {'accuracy', 'calibration', 'diversity'} | set(BENCHMARK_CORRUPTIONS)
+    } == {'accuracy', 'calibration', 'diversity', 'selective'
+          } | set(BENCHMARK_CORRUPTIONS)
 
     right = defaultdict(list)
     for pred in preds:

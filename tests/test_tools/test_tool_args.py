@@ -180,6 +180,28 @@ def test_test_tta_wraps_model_and_pipeline(test_tool):
     assert cfg.work_dir == 'here' and cfg.load_from == 'ckpt.pth'
 
 
+@pytest.mark.parametrize('ood', ['svhn', 'digits'])
+def test_test_tta_on_an_ood_test_set(test_tool, ood):
+    """The in-distribution pipeline gets the flips; the OOD part inherits
+    it, or gets its own pipeline flipped."""
+    config = osp.join(REPO_ROOT, 'configs', 'ood', {
+        'svhn': 'cut-mixmo_wrn28-10_1xb64-b4_cifar10_vs-svhn.py',
+        'digits': 'cut-mixmo_wrn10-2_1xb64-b2_imagefolder_vs-digits.py'
+    }[ood])
+    plain, cfg = (test_tool.build_config(test_tool.parse_args(
+        [config, 'ckpt.pth', *flags])) for flags in ([], ['--tta']))
+    dataset = cfg.test_dataloader.dataset
+    for part in ('in_dist', 'ood'):
+        if 'pipeline' not in plain.test_dataloader.dataset[part]:
+            assert ood == 'svhn' and 'pipeline' not in dataset[part]
+            continue
+        before = plain.test_dataloader.dataset[part].pipeline
+        after = dataset[part].pipeline
+        assert after[:-1] == before[:-1]
+        assert after[-1].type == 'TestTimeAug'
+        assert after[-1].transforms[1] == [before[-1]]
+
+
 @pytest.mark.parametrize(
     'tta_type', ['AverageClsScoreTTA', 'mmpretrain.AverageClsScoreTTA'])
 def test_test_tta_warns_about_upstream_merger(test_tool, tta_type):

@@ -46,5 +46,6 @@ val_evaluator = [
     dict(type='Accuracy', topk=(1, )),
     dict(type='CalibrationMetric', num_bins=15),
     dict(type='EnsembleDiversityMetric'),
+    dict(type='SelectivePredictionMetric'),
 ]
 test_evaluator = val_evaluator

@@ -11,5 +11,6 @@ val_evaluator = [
     dict(type='Accuracy', topk=(1, 5)),
     dict(type='CalibrationMetric', num_bins=15),
     dict(type='EnsembleDiversityMetric'),
+    dict(type='SelectivePredictionMetric'),
 ]
 test_evaluator = val_evaluator

@@ -273,7 +273,8 @@ def test_ensemble_configs_wrap_the_member_recipe(path):
     assert cfg.data_preprocessor == base.data_preprocessor
     assert cfg.test_dataloader == base.test_dataloader
     assert [m['type'] for m in cfg.test_evaluator] == [
-        'Accuracy', 'CalibrationMetric', 'EnsembleDiversityMetric'
+        'Accuracy', 'CalibrationMetric', 'EnsembleDiversityMetric',
+        'SelectivePredictionMetric'
     ]
     # A tiny version builds and predicts N member logits.
     cfg.model.member.backbone.update(
