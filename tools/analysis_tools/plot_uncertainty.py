@@ -1,4 +1,9 @@
-"""Reliability and head-agreement figures of ``tools/test.py --out`` results.
+"""Reliability, head-agreement, risk-coverage and OOD ROC figures.
+
+Reads ``tools/test.py --out`` results. With an OOD test set (``OODDataset``:
+the samples carry ``is_ood``), the ROC of OOD detection is drawn for each
+available uncertainty score and the other figures use the in-distribution
+samples only.
 
 Usage: python tools/analysis_tools/plot_uncertainty.py results.pkl [options]
 """
@@ -13,10 +18,13 @@ import torch
 import torch.nn.functional as F
 from matplotlib.figure import Figure
 
-from mmmixmo.evaluation.functional import (disagreement_matrix,
-                                           reliability_bins, top1_accuracy)
+from mmmixmo.evaluation.functional import (aurc, auroc, disagreement_matrix,
+                                           reliability_bins,
+                                           risk_coverage_curve, roc_curve,
+                                           top1_accuracy)
 from mmmixmo.evaluation.metrics import (CalibrationMetric,
-                                        EnsembleDiversityMetric)
+                                        EnsembleDiversityMetric, OODMetric,
+                                        SelectivePredictionMetric)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -44,7 +52,20 @@ def load_results(path: str) -> List[dict]:
 
 
 def figure_data(results: List[dict], num_bins: int) -> Dict[str, object]:
-    """The metrics' keys and the reliability bins of the ensemble and heads."""
+    """The data of every figure.
+
+    The metrics' keys, the reliability bins of the ensemble and heads and
+    the risk-coverage curve (``pred_score``: confidence = max probability)
+    of the in-distribution samples, and, if the results also hold OOD
+    samples (``is_ood``), the OOD ROC (OOD positive) of each uncertainty
+    score, from the records of the metrics themselves.
+    """
+    is_ood = torch.tensor([bool(r.get('is_ood', False)) for r in results])
+    ood_results = results
+    results = [r for r, ood in zip(results, is_ood.tolist()) if not ood]
+    if not results:
+        raise ValueError(f'all {len(ood_results)} samples are OOD '
+                         '(`is_ood`): the figures need in-distribution ones')
     calibration = CalibrationMetric(num_bins)
     diversity = EnsembleDiversityMetric()
     calibration.process(None, results)
@@ -74,10 +95,34 @@ def figure_data(results: List[dict], num_bins: int) -> Dict[str, object]:
                        for i in range(head_preds.size(1))],
             agreement=1 - disagreement_matrix(head_preds),
             ensemble_top1=top1_accuracy(pred_labels, labels))
+    selective = SelectivePredictionMetric()
+    selective.process(None, results)
+    confidence = torch.tensor([r['confidence'] for r in selective.results],
+                              dtype=torch.float64)
+    correct = torch.tensor([r['correct'] for r in selective.results])
+    data.update(
+        num_in=len(results),
+        risk_coverage=risk_coverage_curve(confidence, correct),
+        aurc=aurc(confidence, correct))
+    if is_ood.any():
+        ood = OODMetric()
+        ood.process(None, ood_results)
+        names = list(ood.results[0]['scores'])
+        scores = {
+            name: torch.tensor([r['scores'][name] for r in ood.results],
+                               dtype=torch.float64)
+            for name in names
+        }
+        data.update(
+            num_ood=int(is_ood.sum()),
+            roc={name: roc_curve(scores[name], is_ood)
+                 for name in names},
+            auroc={name: auroc(scores[name], is_ood)
+                   for name in names})
     return data
 
 
-def plot_reliability(data: dict, title: str, out_file: str) -> None:
+def plot_reliability(data: dict, title: str, out_file: str) -> Figure:
     bins, scores, top1 = data['bins'], data['scores'], data['top1']
     edges = np.arange(len(bins['counts']) + 1) / len(bins['counts'])
     centres, width = (edges[:-1] + edges[1:]) / 2, edges[1] - edges[0]
@@ -117,9 +162,10 @@ def plot_reliability(data: dict, title: str, out_file: str) -> None:
     ax_hist.legend(loc='best', fontsize=8)
     ax_hist.grid(alpha=0.3)
     fig.savefig(out_file)
+    return fig
 
 
-def plot_head_agreement(data: dict, title: str, out_file: str) -> None:
+def plot_head_agreement(data: dict, title: str, out_file: str) -> Figure:
     agreement, diversity = 100 * data['agreement'].numpy(), data['diversity']
     head_top1, num_heads = data['head_top1'], len(agreement)
     size = 2.5 + 1.1 * num_heads
@@ -143,9 +189,10 @@ def plot_head_agreement(data: dict, title: str, out_file: str) -> None:
         f'{diversity["ensemble_gain"]:+.2f} pts',
         fontsize=9)
     fig.savefig(out_file)
+    return fig
 
 
-def plot_head_reliability(data: dict, title: str, out_file: str) -> None:
+def plot_head_reliability(data: dict, title: str, out_file: str) -> Figure:
     fig = Figure(figsize=(6, 6), dpi=150, layout='constrained')
     ax = fig.subplots()
     ax.plot([0, 1], [0, 1], 'k--', linewidth=1, label='Perfect calibration')
@@ -165,6 +212,42 @@ def plot_head_reliability(data: dict, title: str, out_file: str) -> None:
     ax.legend(loc='upper left', fontsize=8)
     ax.grid(alpha=0.3)
     fig.savefig(out_file)
+    return fig
+
+
+def plot_risk_coverage(data: dict, title: str, out_file: str) -> Figure:
+    coverage, risk = (x.numpy() for x in data['risk_coverage'])
+    fig = Figure(figsize=(6, 5), dpi=150, layout='constrained')
+    ax = fig.subplots()
+    ax.plot(coverage, risk, color='tab:blue', linewidth=1.5,
+            label=f'AURC = {data["aurc"]:.4f}')
+    ax.axhline(1 - data['top1'] / 100, color='tab:gray', linestyle='--',
+               linewidth=1, label=f'Error at full coverage '
+               f'({100 - data["top1"]:.2f}%)')
+    ax.set(xlim=(0, 1), ylim=(0, None), xlabel='Coverage (most confident '
+           'first)', ylabel='Risk (error rate of the covered samples)',
+           title=f'{title}\nrisk-coverage ({len(coverage)} thresholds)')
+    ax.legend(loc='best', fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.savefig(out_file)
+    return fig
+
+
+def plot_ood_roc(data: dict, title: str, out_file: str) -> Figure:
+    fig = Figure(figsize=(6, 6), dpi=150, layout='constrained')
+    ax = fig.subplots()
+    for name, (fpr, tpr, _) in data['roc'].items():
+        ax.plot(fpr.numpy(), tpr.numpy(), linewidth=1.5,
+                label=f'{name} (AUROC = {data["auroc"][name]:.4f})')
+    ax.plot([0, 1], [0, 1], 'k--', linewidth=1, label='Chance')
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel='False positive rate '
+           '(in-distribution flagged)', ylabel='True positive rate (OOD '
+           'flagged)', title=f'{title}\nOOD detection ({data["num_in"]} '
+           f'in, {data["num_ood"]} OOD)')
+    ax.legend(loc='lower right', fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.savefig(out_file)
+    return fig
 
 
 def main(argv: Optional[List[str]] = None) -> Dict[str, str]:
@@ -174,9 +257,16 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, str]:
     out_dir = args.out_dir or osp.dirname(osp.abspath(args.results))
     os.makedirs(out_dir, exist_ok=True)
     title = args.title or osp.splitext(osp.basename(args.results))[0]
-    plots = dict(reliability=plot_reliability)
+    plots = dict(
+        reliability=plot_reliability, risk_coverage=plot_risk_coverage)
     print(f'ECE = {data["scores"]["ece"]:.4f} ({args.num_bins} bins), '
-          f'top-1 = {data["top1"]:.2f}% on {len(results)} samples')
+          f'top-1 = {data["top1"]:.2f}%, AURC = {data["aurc"]:.4f} on '
+          f'{data["num_in"]} in-distribution samples')
+    if 'roc' in data:
+        plots['ood_roc'] = plot_ood_roc
+        print(f'OOD detection ({data["num_ood"]} OOD samples): AUROC ' +
+              ', '.join(f'{name} {value:.4f}'
+                        for name, value in data['auroc'].items()))
     if data['diversity']:
         plots.update(head_agreement=plot_head_agreement,
                      head_reliability=plot_head_reliability)
@@ -184,8 +274,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, str]:
         print(f'{len(data["head_top1"])} heads: top-1 {head_top1}; '
               f'ensemble top-1 {data["ensemble_top1"]:.2f}%')
     else:
-        print('The results have no `head_logits` or a single head: only '
-              'reliability.png is written.')
+        print('The results have no `head_logits` or a single head: no '
+              'head_agreement.png nor head_reliability.png.')
     written = {}
     for name, plot in plots.items():
         written[name] = osp.join(out_dir, f'{name}.png')
