@@ -47,11 +47,13 @@ setup(
         'setuptools<81',
     ],
     # quickstart: the `Digits` data set reads scikit-learn's bundled digits;
-    # svhn: `SVHN` reads the official .mat files
+    # svhn: `SVHN` reads the official .mat files; onnx: ONNX export and
+    # ONNX Runtime inference
     extras_require=dict(
         tests=['pytest', 'scikit-learn', 'scipy'],
         quickstart=['scikit-learn'],
-        svhn=['scipy']),
+        svhn=['scipy'],
+        onnx=['onnx', 'onnxruntime', 'onnxscript']),
     classifiers=[
         'License :: OSI Approved :: Apache Software License',
         'Programming Language :: Python :: 3',

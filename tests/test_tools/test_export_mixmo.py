@@ -191,15 +191,25 @@ def test_errors(tool, checkpoint, tmp_path, monkeypatch):
     # A wrong fold (a head sum, not a mean) fails the check.
     fold = tool.fold_mixmo
 
-    def bad_fold(model_cfg, state_dict):
-        folded_cfg, weights = fold(model_cfg, state_dict)
+    def bad_fold(model_cfg, state_dict, **kwargs):
+        folded_cfg, weights = fold(model_cfg, state_dict, **kwargs)
         weights['head.fc.weight'] = weights['head.fc.weight'] * 2
         return folded_cfg, weights
 
+    # The probability average needs the heads.
+    probs = ['--cfg-options', 'model.head.average=probs']
+    with pytest.raises(SystemExit, match="average='probs'.*--heads"):
+        tool.main([CONFIG, checkpoint['path'], '--out',
+                   str(tmp_path / 'probs.pt')] + probs)
+    with pytest.raises(SystemExit):  # onnx outputs the probabilities
+        tool.parse_args([CONFIG, 'a.pth', '--format', 'onnx', '--logits'])
     monkeypatch.setattr(tool, 'fold_mixmo', bad_fold)
     with pytest.raises(SystemExit, match='differs from the MixMo model'):
         tool.main([CONFIG, checkpoint['path'], '--out',
                    str(tmp_path / 'bad.pt')])
+    with pytest.raises(SystemExit, match='differs from the MixMo model'):
+        tool.main([CONFIG, checkpoint['path'], '--out',
+                   str(tmp_path / 'bad.pt'), '--heads'])
 
 
 def test_default_out(tool):
@@ -207,7 +217,118 @@ def test_default_out(tool):
     assert (args.out, args.format, args.atol, args.img_size) == \
         ('work/epoch_3_folded.pt', 'torchscript', 1e-5, 32)
     assert not args.with_preprocess and not args.logits
+    assert not args.heads
     for fmt, out in (('export', 'work/epoch_3_folded.pt2'),
-                     ('mmpretrain', 'work/epoch_3_folded')):
+                     ('mmpretrain', 'work/epoch_3_folded'),
+                     ('onnx', 'work/epoch_3_folded.onnx')):
         args = tool.parse_args([CONFIG, 'work/epoch_3.pth', '--format', fmt])
         assert args.out == out
+
+
+def test_heads_round_trip(tool, checkpoint, tmp_path, capsys):
+    """torchscript and mmpretrain with the M heads kept."""
+    model = checkpoint['model']
+    raw = torch.randint(0, 256, (3, 3, 32, 32), dtype=torch.uint8)
+    with torch.no_grad():
+        samples = model.test_step(dict(inputs=raw))
+    scores = torch.stack([s.pred_score for s in samples])
+    heads = torch.stack([s.head_logits for s in samples])
+    assert (heads[:, 0] - heads[:, 1]).abs().max() > 0.5  # heads disagree
+
+    out = str(tmp_path / 'heads.pt')
+    result = tool.main([CONFIG, checkpoint['path'], '--out', out, '--heads',
+                        '--with-preprocess'])
+    assert result['max_abs_diff'] <= 1e-5
+    assert result['params_folded'] == VANILLA_PARAMS + 650
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', FutureWarning)
+        got_scores, got_heads = torch.jit.load(out)(raw.float())
+    assert (got_scores - scores).abs().max() <= 1e-5
+    assert (got_heads - heads).abs().max() <= 1e-5
+
+    root = str(tmp_path / 'heads_mm')
+    result = tool.main([CONFIG, checkpoint['path'], '--out', root,
+                        '--format', 'mmpretrain', '--heads'])
+    assert result['max_abs_diff'] <= 1e-5
+    head = Config.fromfile(root + '.py').model.head
+    assert head == dict(Config.fromfile(CONFIG).model.head, num_members=2)
+    assert head.type == 'MultiHeadClsHead' and head.num_classes == 10
+    folded = get_model(root + '.py', pretrained=root + '.pth')
+    with torch.no_grad():
+        got = folded.test_step(dict(inputs=raw))
+    assert (torch.stack([s.head_logits for s in got]) -
+            heads).abs().max() <= 1e-6
+
+
+@pytest.mark.parametrize('heads,average', [(True, 'logits'),
+                                           (True, 'probs'),
+                                           (False, 'logits')])
+def test_onnx(tool, checkpoint, tmp_path, capsys, heads, average):
+    ort = pytest.importorskip(
+        'onnxruntime', reason='the onnx extra (pip install mmmixmo[onnx]) '
+        'is not installed')
+    onnx = pytest.importorskip('onnx', reason='the onnx extra is not '
+                               'installed')
+    from mmmixmo.apis import OnnxClassifier
+    out = str(tmp_path / 'model.onnx')
+    argv = [CONFIG, checkpoint['path'], '--out', out, '--format', 'onnx',
+            '--cfg-options', f'model.head.average={average}']
+    result = tool.main(argv + ['--heads'] * heads)
+    assert result['max_abs_diff'] <= 1e-5
+    assert result['params_folded'] == VANILLA_PARAMS + 650 * heads
+    assert f'wrote {out}\nmax abs diff' in capsys.readouterr().out
+
+    proto = onnx.load(out)
+    assert {p.key: p.value for p in proto.metadata_props} == dict(
+        classes='["class0", "class1", "class2", "class3", "class4", '
+        '"class5", "class6", "class7", "class8", "class9"]',
+        input_size='[32, 32]', average=average, producer='mmmixmo')
+    assert min(o.version for o in proto.opset_import if o.domain == '') >= 17
+    assert [i.name for i in proto.graph.input] == ['inputs']
+    assert [o.name for o in proto.graph.output] == \
+        ['scores'] + ['member_logits'] * heads
+
+    # A batch of another size than the export's and the check's (5, 4).
+    model = MODELS.build(_with_average(average)).eval()
+    model.load_state_dict(checkpoint['model'].state_dict())
+    raw = torch.randint(0, 256, (7, 3, 32, 32), dtype=torch.uint8)
+    with torch.no_grad():
+        samples = model.test_step(dict(inputs=raw))
+    scores = torch.stack([s.pred_score for s in samples])
+    member_logits = torch.stack([s.head_logits for s in samples])
+    assert scores.max(1).values.min() > 0.15
+    session = ort.InferenceSession(out, providers=['CPUExecutionProvider'])
+    got = session.run(None, {'inputs': raw.float().numpy()})
+    assert len(got) == 1 + heads
+    assert (torch.from_numpy(got[0]) - scores).abs().max() <= 1e-5
+    if heads:
+        assert (torch.from_numpy(got[1]) - member_logits).abs().max() <= 1e-5
+
+    classifier = OnnxClassifier(out)
+    assert (classifier.classes, classifier.input_size, classifier.average,
+            classifier.num_members) == (CLASSES, (32, 32), average,
+                                        2 if heads else None)
+    outputs = classifier(raw.numpy())  # uint8 is cast
+    assert sorted(outputs) == ['member_logits', 'scores'][not heads:]
+    assert outputs['scores'].shape == (7, 10)
+    assert (torch.from_numpy(outputs['scores']) - scores).abs().max() <= 1e-5
+
+
+def _with_average(average):
+    init_default_scope('mmpretrain')
+    cfg = Config.fromfile(CONFIG)
+    cfg.model.head.average = average
+    return cfg.model
+
+
+def test_classes_from_the_checkpoint_else_the_config(tool):
+    cfg = Config.fromfile(CONFIG)
+    meta = dict(dataset_meta=dict(classes=('a', 'b')))
+    assert tool.dataset_classes(cfg, meta) == ['a', 'b']
+    classes = tool.dataset_classes(cfg, None)  # LocalCIFAR10's
+    assert classes[:3] == ['airplane', 'automobile', 'bird']
+    assert len(classes) == 10
+    cfg.test_dataloader.dataset.metainfo = dict(classes=['x'])
+    assert tool.dataset_classes(cfg, {}) == ['x']
+    cfg.test_dataloader = None
+    assert tool.dataset_classes(cfg, {}) is None

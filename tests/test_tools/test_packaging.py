@@ -67,7 +67,8 @@ def test_requirements_pin_the_tested_set():
     assert reqs == {f'{name}=={version}'
                     for name, version in TESTED_SET.items()
                     } | {'setuptools<81', 'pytest', 'scikit-learn==1.9.1',
-                         'scipy==1.17.1'}
+                         'scipy==1.17.1', 'onnx==1.23.2',
+                         'onnxruntime==1.32.0', 'onnxscript==0.7.2'}
 
 
 def test_setup_requires_ranges_admitting_the_tested_set():

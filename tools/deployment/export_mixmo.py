@@ -1,42 +1,53 @@
 """Fold a MixMo checkpoint into one network and write it for deployment.
 
 Usage: python tools/deployment/export_mixmo.py CONFIG CHECKPOINT --out model.pt
+       [--format torchscript|export|mmpretrain|onnx] [--heads]
 """
 import argparse
+import json
 import os
 import os.path as osp
 import warnings
-from typing import List, Optional
+from typing import List, Optional, Tuple, Union
 
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint, save_checkpoint
 from mmpretrain import get_model
-from mmpretrain.registry import MODELS
+from mmpretrain.registry import DATASETS, MODELS
 from torch import Tensor, nn
 
 from mmmixmo.models.classifiers import MixMoClassifier, fold_mixmo
+from mmmixmo.models.utils.ensemble_average import ensemble_average
 
-SUFFIXES = dict(torchscript='.pt', export='.pt2', mmpretrain='')
+SUFFIXES = dict(torchscript='.pt', export='.pt2', mmpretrain='', onnx='.onnx')
+OPSET = 18
 
 
 class Deployed(nn.Module):
     """A classifier from images ``(B, C, H, W)`` (raw 0-255 ones with
-    ``with_preprocess``) to probabilities or ``logits`` ``(B, K)``."""
+    ``with_preprocess``) to probabilities or ``logits`` ``(B, K)``, and with
+    ``heads`` also the member logits ``(B, M, K)``."""
 
-    def __init__(self, classifier: nn.Module, with_preprocess: bool,
-                 logits: bool) -> None:
+    def __init__(self,
+                 classifier: nn.Module,
+                 with_preprocess: bool,
+                 logits: bool,
+                 heads: bool = False) -> None:
         super().__init__()
         self.classifier, self.logits = classifier, logits
-        self.with_preprocess = with_preprocess
+        self.with_preprocess, self.heads = with_preprocess, heads
 
-    def forward(self, inputs: Tensor) -> Tensor:
+    def forward(self, inputs: Tensor) -> Union[Tensor, Tuple[Tensor, Tensor]]:
         if self.with_preprocess:
             inputs = self.classifier.data_preprocessor(
                 dict(inputs=inputs))['inputs']
         logits = self.classifier(inputs, mode='tensor')
-        return logits if self.logits else logits.softmax(dim=1)
+        if not self.heads:
+            return logits if self.logits else logits.softmax(dim=1)
+        scores, mean = ensemble_average(logits, self.classifier.head.average)
+        return (mean if self.logits else scores), logits
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -48,10 +59,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'NAME.pth); default: CHECKPOINT_folded')
     parser.add_argument('--format', choices=list(SUFFIXES),
                         default='torchscript')
+    parser.add_argument('--heads', action='store_true',
+                        help='keep the M heads: also output the member '
+                        'logits (B, M, K); mmpretrain: a MultiHeadClsHead')
     parser.add_argument('--with-preprocess', action='store_true',
-                        help='take raw 0-255 images, normalise inside')
+                        help='take raw 0-255 images, normalise inside '
+                        '(always for onnx)')
     parser.add_argument('--logits', action='store_true',
-                        help='output the mean head logits, not probabilities')
+                        help='output the ensemble logits, not probabilities')
     parser.add_argument('--img-size', type=int, default=32,
                         help='image side of the check batch; the written '
                         'networks take any batch and image size')
@@ -64,6 +79,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     if args.format == 'mmpretrain' and (args.with_preprocess or args.logits):
         parser.error('--with-preprocess and --logits are for torchscript and '
                      'export')
+    if args.format == 'onnx':
+        if args.logits:
+            parser.error('--logits is for torchscript and export: the onnx '
+                         'file outputs the probabilities `scores`')
+        args.with_preprocess = True
     if args.out is None:
         args.out = (osp.splitext(args.checkpoint)[0] + '_folded' +
                     SUFFIXES[args.format])
@@ -106,6 +126,51 @@ def write_traced(module: nn.Module, example: Tensor, fmt: str,
         return torch.export.load(out).module()
 
 
+def dataset_classes(cfg: Config, meta: Optional[dict]) -> Optional[list]:
+    """The class names of the checkpoint, else of the test dataset."""
+    classes = (meta or {}).get('dataset_meta', {}).get('classes')
+    if classes is None and cfg.get('test_dataloader'):
+        dataset = cfg.test_dataloader.dataset
+        while 'type' in dataset and 'dataset' in dataset:  # wrappers
+            dataset = dataset.dataset
+        classes = (dataset.get('metainfo') or {}).get('classes')
+        if classes is None:
+            dataset_type = DATASETS.get(dataset.get('type'))
+            classes = getattr(dataset_type, 'METAINFO', {}).get('classes')
+    return None if classes is None else list(classes)
+
+
+def write_onnx(module: Deployed, example: Tensor, out: str,
+               metadata: dict) -> 'OnnxClassifier':  # noqa: F821
+    """Export ``module`` to ONNX with a dynamic batch axis and metadata.
+
+    Returns:
+        OnnxClassifier: The file loaded back with ONNX Runtime.
+    """
+    import onnx
+
+    from mmmixmo.apis import OnnxClassifier
+    outputs = ['scores'] + ['member_logits'] * module.heads
+    batch = torch.export.Dim('batch', min=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        torch.onnx.export(
+            module, (example, ),
+            out,
+            input_names=['inputs'],
+            output_names=outputs,
+            opset_version=OPSET,
+            dynamic_shapes=({0: batch}, ),
+            external_data=False,
+            dynamo=True,
+            verbose=False)
+    model = onnx.load(out)
+    for key, value in metadata.items():
+        model.metadata_props.add(key=key, value=value)
+    onnx.save(model, out)
+    return OnnxClassifier(out)
+
+
 @torch.no_grad()
 def main(argv: Optional[List[str]] = None) -> dict:
     """Fold, write, reload and check; returns the printed figures."""
@@ -121,30 +186,59 @@ def main(argv: Optional[List[str]] = None) -> dict:
         raise SystemExit(f'model.type={cfg.model.type!r}: export_mixmo folds '
                          "a 'MixMoClassifier'")
     checkpoint = load_checkpoint(mixmo, args.checkpoint, 'cpu', strict=True)
-    folded_cfg, weights = fold_mixmo(cfg.model, mixmo.eval().state_dict())
+    try:
+        folded_cfg, weights = fold_mixmo(
+            cfg.model, mixmo.eval().state_dict(), keep_heads=args.heads)
+    except ValueError as error:
+        raise SystemExit(f'{error}, or keep the heads with --heads')
     size = (args.batch_size, mixmo.encoders.convs[0].in_channels,
             args.img_size, args.img_size)
     gen = torch.Generator().manual_seed(args.seed)
     raw = torch.randint(0, 256, size, generator=gen).float()
+    samples = mixmo.test_step(dict(inputs=raw))
     want = torch.stack([s.ensemble_logits if args.logits else s.pred_score
-                        for s in mixmo.test_step(dict(inputs=raw))])
+                        for s in samples]).float()
+    if args.heads:
+        want = torch.cat(
+            [want, torch.stack([s.head_logits for s in samples]).flatten(1)],
+            dim=1)
     if args.format == 'mmpretrain':
         root = osp.splitext(args.out)[0]
         folded = write_mmpretrain(cfg, folded_cfg, weights,
                                   checkpoint.get('meta'), root)
-        got = torch.stack(
-            [s.pred_score for s in folded.test_step(dict(inputs=raw))])
+        outputs = folded.test_step(dict(inputs=raw))
+        got = [torch.stack([s.pred_score for s in outputs])]
+        if args.heads:
+            got.append(torch.stack([s.head_logits for s in outputs]))
         print(f'wrote {root}.py and {root}.pth')
     else:
         classifier = MODELS.build(folded_cfg)
         classifier.load_state_dict(weights)
         inputs = raw if args.with_preprocess else mixmo.data_preprocessor(
             dict(inputs=raw))['inputs']
-        folded = write_traced(
-            Deployed(classifier.eval(), args.with_preprocess, args.logits),
-            inputs, args.format, args.out)
-        got = folded(inputs)
+        module = Deployed(classifier.eval(), args.with_preprocess,
+                          args.logits, args.heads)
+        if args.format == 'onnx':
+            metadata = dict(
+                classes=json.dumps(dataset_classes(cfg,
+                                                   checkpoint.get('meta'))),
+                input_size=json.dumps([args.img_size, args.img_size]),
+                average=mixmo.head.average,
+                producer='mmmixmo')
+            # the batch of the check is not the example's: dynamic axis
+            example = torch.cat([inputs, inputs[:1]])
+            outputs = write_onnx(module, example, args.out,
+                                 metadata)(inputs.numpy())
+            got = [torch.from_numpy(outputs['scores'])]
+            if args.heads:
+                got.append(torch.from_numpy(outputs['member_logits']))
+            folded = module
+        else:
+            folded = write_traced(module, inputs, args.format, args.out)
+            got = folded(inputs)
         print(f'wrote {args.out}')
+    if not isinstance(got, Tensor):  # scores and member logits
+        got = torch.cat([g.flatten(1) for g in got], dim=1)
     diff = float((got - want).abs().max())
     params = [sum(p.numel() for p in m.parameters()) for m in (mixmo, folded)]
     print(f'max abs diff to the MixMo model: {diff:.3g} (atol {args.atol:g},'

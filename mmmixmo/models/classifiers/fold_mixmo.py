@@ -15,7 +15,9 @@ _DEFAULTS = {
 }
 
 
-def fold_mixmo(model_cfg: dict, state_dict: dict) -> Tuple[ConfigDict, dict]:
+def fold_mixmo(model_cfg: dict,
+               state_dict: dict,
+               keep_heads: bool = False) -> Tuple[ConfigDict, dict]:
     """Turn a MixMoClassifier into a plain mmpretrain ``ImageClassifier``.
 
     At test time every member sees the same image, so the M encoders are one
@@ -23,21 +25,27 @@ def fold_mixmo(model_cfg: dict, state_dict: dict) -> Tuple[ConfigDict, dict]:
     heads' logits is one linear layer with the mean weights and bias. The
     result has exactly the vanilla network's layers and parameters. The
     mean of the heads' probabilities (``head.average='probs'``) is not a
-    linear layer: such a model does not fold.
+    linear layer: such a model does not fold, unless the heads are kept.
 
     Args:
         model_cfg (dict): The ``MixMoClassifier`` config (``cfg.model``).
         state_dict (dict): Its weights.
+        keep_heads (bool): Fold only the encoders and keep the M heads (a
+            ``MultiHeadClsHead`` with the MixMo head's config and weights):
+            the classifier's ``mode='tensor'`` returns the member logits
+            ``(B, M, K)`` and ``predict`` writes ``pred_score``,
+            ``head_logits`` and ``ensemble_logits`` like the MixMo model.
+            The heads cost ``M * K * C`` multiply-adds. Defaults to False.
 
     Returns:
         tuple[ConfigDict, dict]: The ``ImageClassifier`` config (the same
-        backbone and neck, a ``LinearClsHead`` and a ``ClsDataPreprocessor``
-        with the same normalisation) and its weights.
+        backbone and neck, a ``LinearClsHead`` or the multi-head, and a
+        ``ClsDataPreprocessor`` with the same normalisation) and its weights.
     """
     num_members = model_cfg.get('num_members', _DEFAULTS['num_members'])
     layer = model_cfg.get('encoder_layer', _DEFAULTS['encoder_layer'])
     head = model_cfg['head']
-    if head.get('average', 'logits') != 'logits':
+    if not keep_heads and head.get('average', 'logits') != 'logits':
         raise ValueError(
             f"model.head.average={head['average']!r}: only the mean of the "
             "heads' logits folds into one head; fold the logit-average "
@@ -51,7 +59,8 @@ def fold_mixmo(model_cfg: dict, state_dict: dict) -> Tuple[ConfigDict, dict]:
         type='ImageClassifier',
         backbone=copy.deepcopy(model_cfg['backbone']),
         neck=copy.deepcopy(model_cfg.get('neck', _DEFAULTS['neck'])),
-        head=dict(
+        head=dict(copy.deepcopy(head), num_members=num_members)
+        if keep_heads else dict(
             type='LinearClsHead',
             num_classes=head['num_classes'],
             in_channels=head['in_channels']),
@@ -59,7 +68,7 @@ def fold_mixmo(model_cfg: dict, state_dict: dict) -> Tuple[ConfigDict, dict]:
 
     weights = OrderedDict()
     for key, value in state_dict.items():
-        if key.startswith('head.fc.'):
+        if key.startswith('head.fc.') and not keep_heads:
             value = value.view(num_members, -1, *value.shape[1:]).mean(0)
         if not key.startswith('encoders.'):
             weights[key] = value

@@ -188,3 +188,54 @@ def test_probability_average_does_not_fold():
     cfg['head'] = dict(cfg['head'], average='probs')
     with pytest.raises(ValueError, match="model.head.average='probs'"):
         fold_mixmo(cfg, state_dict)
+
+
+@pytest.mark.parametrize('num_members,average', [(2, 'logits'), (3, 'probs')])
+def test_keep_heads_predicts_like_the_mixmo_model(num_members, average):
+    cfg = mixmo_cfg(num_members)
+    cfg['head'] = dict(cfg['head'], average=average)
+    model = build_mixmo(cfg).eval()
+    state = model.state_dict()
+    folded_cfg, weights = fold_mixmo(cfg, state, keep_heads=True)
+    assert folded_cfg.head == dict(
+        type='MultiHeadClsHead',
+        num_classes=10,
+        in_channels=64,
+        average=average,
+        num_members=num_members)
+    assert folded_cfg.backbone == WRN and cfg == dict(
+        mixmo_cfg(num_members), head=dict(cfg['head']))  # not modified
+    for name in ('weight', 'bias'):  # the M heads unchanged
+        assert torch.equal(weights[f'head.fc.{name}'],
+                           state[f'head.fc.{name}'])
+    convs = [state[f'encoders.convs.{i}.weight'] for i in range(num_members)]
+    assert torch.equal(weights['backbone.conv1.weight'], sum(convs[1:],
+                                                             convs[0]))
+    folded = MODELS.build(folded_cfg).eval()
+    folded.load_state_dict(weights, strict=True)
+    # The vanilla network plus M - 1 more Linear(64, 10) heads.
+    assert num_params(folded) == 77_850 + (num_members - 1) * 650
+
+    raw = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8)
+    with torch.no_grad():
+        want = model.test_step(dict(inputs=raw))
+        got = folded.test_step(dict(inputs=raw))
+        logits = folded(folded.data_preprocessor(dict(inputs=raw))['inputs'],
+                        mode='tensor')
+    heads = torch.stack([s.head_logits for s in want])
+    assert logits.shape == (6, num_members, 10)
+    assert (heads[:, 0] - heads[:, 1]).abs().max() > 0.5  # heads disagree
+    assert (logits - heads).abs().max() <= 1e-6
+    for key in ('head_logits', 'pred_score', 'ensemble_logits'):
+        diff = torch.stack([s.get(key) - w.get(key)
+                            for s, w in zip(got, want)]).abs().max()
+        assert diff <= 1e-6, key
+    assert [int(s.pred_label) for s in got] == \
+        [int(s.pred_label) for s in want]
+    # 'probs' is the mean of the heads' probabilities, not of their logits.
+    mean_probs = heads.softmax(2).mean(1)
+    mean_logits = heads.mean(1).softmax(1)
+    scores = torch.stack([s.pred_score for s in got])
+    torch.testing.assert_close(
+        scores, mean_probs if average == 'probs' else mean_logits)
+    assert (mean_probs - mean_logits).abs().max() > 1e-3
