@@ -1,0 +1,182 @@
+"""UncertaintyInferencer and uncertainty_record on a tiny MixMo.
+
+The quickstart models with a WRN-10-1 backbone (M = 2, K = 10), random BN
+statistics and heads, saved with class names.
+"""
+import math
+import os.path as osp
+
+import mmcv
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmengine.runner import save_checkpoint
+from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
+
+from mmmixmo.apis import UncertaintyInferencer, uncertainty_record
+from mmmixmo.evaluation.functional.uncertainty import uncertainty_scores
+from tests.conftest import REPO_ROOT
+from tests.utils.models import randomize_weights
+
+QUICKSTART = osp.join(REPO_ROOT, 'configs', 'quickstart')
+CLASSES = [f'digit{i}' for i in range(10)]
+
+
+def make_tiny_model(root: str, mixmo: bool = True) -> dict:
+    """A WRN-10-1 quickstart config and random checkpoint in ``root``.
+
+    Returns:
+        dict: ``config``, ``checkpoint`` (paths) and ``model`` (eval mode).
+    """
+    base = ('cut-mixmo_wrn16-1_1xb64-b2_digits.py'
+            if mixmo else 'vanilla_wrn16-1_1xb64_digits.py')
+    name = 'tiny_mixmo' if mixmo else 'tiny_vanilla'
+    config = osp.join(root, f'{name}.py')
+    with open(config, 'w') as file:
+        file.write(f'_base_ = [{osp.join(QUICKSTART, base)!r}]\n'
+                   'model = dict(backbone=dict(depth=10))\n')
+    torch.manual_seed(0)
+    init_default_scope('mmpretrain')
+    cfg = Config.fromfile(config)
+    # as the runner and mmpretrain's get_model
+    cfg.model.setdefault('data_preprocessor', cfg.data_preprocessor)
+    model = MODELS.build(cfg.model)
+    randomize_weights(model, linear_std=0.5)
+    checkpoint = osp.join(root, f'{name}.pth')
+    save_checkpoint(
+        dict(meta=dict(dataset_meta=dict(classes=CLASSES)),
+             state_dict=model.state_dict()), checkpoint)
+    return dict(config=config, checkpoint=checkpoint, model=model.eval())
+
+
+def write_images(folder: str, names, size=(32, 32), seed: int = 0) -> list:
+    """Random colour images of varied brightness (PNG or JPEG by suffix)."""
+    rng = np.random.default_rng(seed)
+    paths = []
+    for i, name in enumerate(names):
+        path = osp.join(folder, name)
+        low = 40 * (i % 5)
+        image = rng.integers(low, low + 56, (*size, 3), dtype=np.uint8)
+        assert mmcv.imwrite(image, path)
+        paths.append(path)
+    return paths
+
+
+def reference(model, paths):
+    """The model's predict on the decoded (BGR) files, and its scores."""
+    raw = torch.stack([
+        torch.from_numpy(mmcv.imread(p)).permute(2, 0, 1) for p in paths
+    ])
+    with torch.no_grad():
+        samples = model.test_step(dict(inputs=raw))
+    probs = torch.stack([s.pred_score for s in samples])
+    heads = (torch.stack([s.head_logits for s in samples])
+             if 'head_logits' in samples[0] else None)
+    scores = uncertainty_scores(
+        probs, None if heads is None else F.softmax(heads.double(), 2))
+    return probs, heads, scores
+
+
+@pytest.fixture(scope='module')
+def tiny(tmp_path_factory):
+    root = tmp_path_factory.mktemp('tiny')
+    images = write_images(str(root), [f'img{i}.png' for i in range(5)] +
+                          ['img5.jpg'])
+    return dict(
+        mixmo=make_tiny_model(str(root)),
+        vanilla=make_tiny_model(str(root), mixmo=False),
+        images=images)
+
+
+def test_uncertainty_record_by_hand():
+    members = torch.tensor([[0.9, 0.1], [0.3, 0.7], [0.6, 0.4]])
+    scores = members.mean(0)  # (0.6, 0.4)
+    record = uncertainty_record(scores.numpy(), members.log().numpy(),
+                                ['cat', 'dog'])
+
+    def entropy(*p):
+        return -sum(q * math.log(q) for q in p)
+
+    mutual = entropy(0.6, 0.4) - (entropy(0.9, 0.1) + entropy(0.3, 0.7) +
+                                  entropy(0.6, 0.4)) / 3
+    assert record.pop('uncertainty') == pytest.approx(
+        dict(max_prob=0.4, entropy=entropy(0.6, 0.4),
+             mutual_information=mutual, disagreement=2 / 3), abs=1e-6)
+    assert record.pop('pred_score') == pytest.approx(0.6, abs=1e-6)
+    assert record == dict(pred_label=0, pred_class='cat',
+                          member_labels=[0, 1, 0],
+                          member_classes=['cat', 'dog', 'cat'])
+
+    # One network (or one member): no member scores; no classes: no names.
+    single = uncertainty_record(torch.tensor([0.2, 0.8]))
+    assert set(single) == {'pred_label', 'pred_score', 'uncertainty'}
+    assert single['pred_label'] == 1
+    assert single['uncertainty'] == pytest.approx(
+        dict(max_prob=0.2, entropy=entropy(0.2, 0.8)), abs=1e-6)
+    one = uncertainty_record(torch.tensor([0.2, 0.8]), torch.zeros(1, 2))
+    assert one['member_labels'] == [0]
+    assert set(one['uncertainty']) == {'max_prob', 'entropy'}
+    with pytest.raises(ValueError, match=r'member_logits must be \(M, 2\)'):
+        uncertainty_record(torch.tensor([0.2, 0.8]), torch.zeros(2, 3))
+
+
+def test_mixmo_results_equal_the_model(tiny):
+    inferencer = UncertaintyInferencer(
+        tiny['mixmo']['config'],
+        pretrained=tiny['mixmo']['checkpoint'],
+        device='cpu')
+    assert inferencer.classes == CLASSES
+    results = inferencer(tiny['images'], batch_size=4)
+    probs, heads, scores = reference(tiny['mixmo']['model'], tiny['images'])
+    assert heads.shape == (6, 2, 10)
+    assert len(results) == 6
+    labels = probs.argmax(1).tolist()
+    member_labels = heads.argmax(2).tolist()
+    assert [r['pred_label'] for r in results] == labels
+    assert [r['pred_class'] for r in results] == [CLASSES[i] for i in labels]
+    assert [r['member_labels'] for r in results] == member_labels
+    assert [r['member_classes'] for r in results] == [
+        [CLASSES[i] for i in row] for row in member_labels
+    ]
+    # The random heads disagree (disagreement is not trivially 0).
+    assert any(a != b for a, b in member_labels)
+    got = torch.stack([torch.as_tensor(r['pred_scores']) for r in results])
+    assert (got - probs).abs().max() <= 1e-5
+    for i, result in enumerate(results):
+        assert result['pred_score'] == pytest.approx(
+            probs[i].max().item(), abs=1e-5)
+        assert result['uncertainty'] == pytest.approx(
+            {name: value[i].item()
+             for name, value in scores.items()}, abs=1e-5)
+        assert set(result['uncertainty']) == {
+            'max_prob', 'entropy', 'mutual_information', 'disagreement'
+        }
+
+    # Data samples are mmpretrain's, untouched.
+    samples = inferencer(tiny['images'][:2], return_datasamples=True)
+    assert all(isinstance(s, DataSample) for s in samples)
+    assert samples[0].head_logits.shape == (2, 10)
+
+
+def test_single_network_has_no_member_fields(tiny):
+    inferencer = UncertaintyInferencer(
+        tiny['vanilla']['config'],
+        pretrained=tiny['vanilla']['checkpoint'],
+        device='cpu')
+    results = inferencer(tiny['images'], batch_size=6)
+    probs, heads, scores = reference(tiny['vanilla']['model'],
+                                     tiny['images'])
+    assert heads is None
+    for i, result in enumerate(results):
+        assert set(result) == {
+            'pred_scores', 'pred_label', 'pred_score', 'pred_class',
+            'uncertainty'
+        }
+        assert result['pred_label'] == probs[i].argmax().item()
+        assert result['uncertainty'] == pytest.approx(
+            dict(max_prob=scores['max_prob'][i].item(),
+                 entropy=scores['entropy'][i].item()), abs=1e-5)

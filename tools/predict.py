@@ -1,0 +1,249 @@
+"""Predict images with a MixMo model: classes, members and uncertainty.
+
+    python tools/predict.py CONFIG CHECKPOINT INPUTS... [options]
+    python tools/predict.py MODEL.onnx INPUTS... [options]
+
+INPUTS are image files, folders (searched recursively) or ``.txt`` lists of
+image paths (one a line, relative to the list's folder). An ``.onnx`` model
+(``tools/deployment/export_mixmo.py --format onnx``) runs with ONNX Runtime.
+"""
+import argparse
+import contextlib
+import csv
+import json
+import os
+import os.path as osp
+import sys
+from typing import Dict, List, Optional
+
+import mmcv
+import numpy as np
+from mmengine.utils import ProgressBar, scandir
+
+from mmmixmo.evaluation.functional.uncertainty import UNCERTAINTY_SCORES
+
+IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif',
+                  '.tiff', '.webp')
+#: a progress bar for more images than this
+PROGRESS_MIN = 4
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Predict images with the members and the uncertainty of '
+        'a MixMo model (a config and checkpoint, or an .onnx file)')
+    parser.add_argument('model', help='config file, or an .onnx file')
+    parser.add_argument(
+        'inputs', nargs='+', metavar='[CHECKPOINT] INPUTS',
+        help='the checkpoint (with a config), then image files, folders or '
+        '.txt lists of image paths')
+    parser.add_argument('--out-json', help='write the results as JSON')
+    parser.add_argument('--out-csv', help='write the results as CSV')
+    parser.add_argument(
+        '--flag', nargs='+', action='extend', default=[],
+        metavar='SCORE=THRESHOLD',
+        help='flag the predictions whose score (' +
+        ', '.join(UNCERTAINTY_SCORES) + ') is above the threshold')
+    parser.add_argument('--batch-size', type=int, default=16)
+    parser.add_argument('--device', default='cpu')
+    args = parser.parse_args(argv)
+    args.onnx = args.model.endswith('.onnx')
+    if args.onnx:
+        args.checkpoint = None
+    elif len(args.inputs) < 2:
+        parser.error('CHECKPOINT and INPUTS are required with a config MODEL '
+                     f'({args.model})')
+    else:
+        args.checkpoint = args.inputs.pop(0)
+    for name, path in (('MODEL', args.model), ('CHECKPOINT',
+                                               args.checkpoint)):
+        if path is not None and not osp.isfile(path):
+            parser.error(f'{name}: no such file: {path}')
+    if args.batch_size < 1:
+        parser.error(f'--batch-size must be >= 1, got {args.batch_size}')
+    args.thresholds = {}
+    for item in args.flag:
+        name, sep, value = item.partition('=')
+        try:
+            args.thresholds[name] = float(value)
+        except ValueError:
+            sep = ''
+        if not sep or name not in UNCERTAINTY_SCORES:
+            parser.error(f'--flag {item}: expected SCORE=THRESHOLD with SCORE '
+                         f'one of {", ".join(UNCERTAINTY_SCORES)}')
+    try:
+        args.images = collect_images(args.inputs)
+    except ValueError as error:
+        parser.error(str(error))
+    return args
+
+
+def collect_images(inputs: List[str]) -> List[str]:
+    """The image paths of files, folders (recursive, sorted) and lists."""
+    images = []
+    for item in inputs:
+        if osp.isdir(item):
+            found = sorted(
+                osp.join(item, name) for name in scandir(
+                    item, IMG_EXTENSIONS, recursive=True,
+                    case_sensitive=False))
+            if not found:
+                raise ValueError(f'INPUTS: no image in the folder {item}')
+            images += found
+        elif item.endswith('.txt') and osp.isfile(item):
+            with open(item) as file:
+                lines = [line.strip() for line in file]
+            listed = [
+                osp.join(osp.dirname(item), line) for line in lines if line
+            ]
+            missing = [path for path in listed if not osp.isfile(path)]
+            if missing:
+                raise ValueError(f'INPUTS: {item} lists missing files: '
+                                 f'{", ".join(missing[:3])}')
+            images += listed
+        elif osp.isfile(item):
+            images.append(item)
+        else:
+            raise ValueError(f'INPUTS: no such file or folder: {item}')
+    return images
+
+
+def onnx_predictor(path: str):
+    """A function from image paths to records, with ONNX Runtime."""
+    from mmmixmo.apis import OnnxClassifier, uncertainty_record
+    classifier = OnnxClassifier(path)
+
+    def predict(paths: List[str]) -> List[dict]:
+        images = []
+        for file in paths:
+            image = mmcv.imread(file)  # BGR, like LoadImageFromFile
+            size = classifier.input_size
+            if size is not None and image.shape[:2] != tuple(size):
+                image = mmcv.imresize(image, (size[1], size[0]))
+            images.append(image.transpose(2, 0, 1))
+        outputs = classifier(np.stack(images).astype(np.float32))
+        members = outputs.get('member_logits')
+        return [
+            uncertainty_record(scores,
+                               None if members is None else members[i],
+                               classifier.classes)
+            for i, scores in enumerate(outputs['scores'])
+        ]
+
+    return predict
+
+
+def pytorch_predictor(config: str, checkpoint: str, device: str):
+    """A function from image paths to records, with the PyTorch model."""
+    from mmpretrain.utils import progress
+
+    from mmmixmo.apis import UncertaintyInferencer
+
+    # stdout is the table: the checkpoint loading message goes to stderr,
+    # and our progress bar replaces the inferencer's
+    with contextlib.redirect_stdout(sys.stderr):
+        inferencer = UncertaintyInferencer(
+            config, pretrained=checkpoint, device=device)
+
+    def predict(paths: List[str]) -> List[dict]:
+        disabled, progress.disable_progress_bar = (
+            progress.disable_progress_bar, True)
+        try:
+            results = inferencer(paths, batch_size=len(paths))
+        finally:
+            progress.disable_progress_bar = disabled
+        for result in results:
+            result.pop('pred_scores')
+        return results
+
+    return predict
+
+
+def flag(record: dict, thresholds: Dict[str, float]) -> List[str]:
+    """The names of the scores above their threshold."""
+    missing = [name for name in thresholds if name not in record[
+        'uncertainty']]
+    if missing:
+        raise SystemExit(f'--flag {missing[0]}: the model gives no '
+                         f'{missing[0]} (it needs M >= 2 members)')
+    return [
+        name for name, threshold in thresholds.items()
+        if record['uncertainty'][name] > threshold
+    ]
+
+
+def format_table(records: List[dict]) -> str:
+    """One line per image: file, class, prob, members, scores, flag."""
+    scores = [name for name in UNCERTAINTY_SCORES
+              if any(name in r['uncertainty'] for r in records)]
+    members = any('member_labels' in r for r in records)
+    header = ['file', 'class', 'prob'] + ['members'] * members + scores + [
+        'flag'
+    ]
+    rows = []
+    for r in records:
+        row = [r['file'], str(r.get('pred_class', r['pred_label'])),
+               f'{r["pred_score"]:.4f}']
+        if members:
+            row.append(' '.join(
+                map(str, r.get('member_classes', r.get('member_labels',
+                                                       [])))))
+        row += [f'{r["uncertainty"][name]:.4f}' for name in scores]
+        rows.append(row + [' '.join(r['flagged'])])
+    widths = [max(map(len, column)) for column in zip(header, *rows)]
+    return '\n'.join('  '.join(cell.ljust(width)
+                               for cell, width in zip(row, widths)).rstrip()
+                     for row in [header] + rows)
+
+
+def write_csv(records: List[dict], path: str) -> None:
+    """One row per image; members space-separated; empty scores if absent."""
+    fields = ['file', 'pred_label', 'pred_class', 'pred_score',
+              'member_labels', 'member_classes', *UNCERTAINTY_SCORES,
+              'flagged']
+    with open(path, 'w', newline='') as file:
+        writer = csv.DictWriter(file, fields)
+        writer.writeheader()
+        for r in records:
+            row = dict(r, **r['uncertainty'])
+            row.pop('uncertainty')
+            for key in ('member_labels', 'member_classes', 'flagged'):
+                row[key] = ' '.join(map(str, r.get(key, [])))
+            writer.writerow(row)
+
+
+def main(argv: Optional[List[str]] = None) -> List[dict]:
+    args = parse_args(argv)
+    predict = (
+        onnx_predictor(args.model) if args.onnx else pytorch_predictor(
+            args.model, args.checkpoint, args.device))
+    bar = (ProgressBar(len(args.images), file=sys.stderr)
+           if len(args.images) > PROGRESS_MIN else None)
+    records = []
+    for start in range(0, len(args.images), args.batch_size):
+        paths = args.images[start:start + args.batch_size]
+        for path, record in zip(paths, predict(paths)):
+            records.append(dict(file=path, **record))
+            if bar is not None:
+                bar.update()
+    if bar is not None:
+        sys.stderr.write('\n')
+    for record in records:
+        record['flagged'] = flag(record, args.thresholds)
+    print(format_table(records))
+    if args.thresholds:
+        print(f'flagged: {sum(bool(r["flagged"]) for r in records)} of '
+              f'{len(records)}')
+    for path in (args.out_json, args.out_csv):
+        if path and osp.dirname(path):
+            os.makedirs(osp.dirname(path), exist_ok=True)
+    if args.out_json:
+        with open(args.out_json, 'w') as file:
+            json.dump(records, file, indent=2)
+    if args.out_csv:
+        write_csv(records, args.out_csv)
+    return records
+
+
+if __name__ == '__main__':
+    main()
