@@ -2,12 +2,16 @@
 import argparse
 import os
 import platform
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import copy
 
 import torch
 from mmengine.config import Config
 from mmengine.hub import get_config
 from mmengine.registry import init_default_scope
+from mmpretrain.registry import MODELS
+from torch import nn
 
 
 def positive_int(text: str) -> int:
@@ -35,6 +39,20 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
         cfg.merge_from_dict(cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     return cfg
+
+
+def build_mixmo(cfg: Config, seed: int) -> Tuple[nn.Module, dict]:
+    """The ``MixMoClassifier`` of ``cfg`` with random weights of ``seed``,
+    and its config (with the top-level ``data_preprocessor`` as the runner
+    gives it)."""
+    model_cfg = copy.deepcopy(cfg.model)
+    model_cfg.setdefault('data_preprocessor', cfg.get('data_preprocessor'))
+    torch.manual_seed(seed)
+    model = MODELS.build(model_cfg)
+    if type(model).__name__ != 'MixMoClassifier':
+        raise ValueError(f'model.type={model_cfg.type!r}: the benchmark '
+                         'needs a MixMoClassifier config (configs/mixmo/)')
+    return model, model_cfg
 
 
 def innermost_dataset(dataset: dict) -> dict:

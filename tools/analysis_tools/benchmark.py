@@ -5,7 +5,6 @@ Usage: python tools/analysis_tools/benchmark.py CONFIG [--batch-size B]
     [--device cpu|cuda] [--amp] [--seed 0] [--cfg-options ...]
 """
 import argparse
-import copy
 import statistics
 import time
 from contextlib import nullcontext
@@ -20,8 +19,8 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import nn
 
-from mmmixmo.models.classifiers import MixMoClassifier, fold_mixmo
-from mmmixmo.utils.benchmark import (format_table, hardware_line,
+from mmmixmo.models.classifiers import fold_mixmo
+from mmmixmo.utils.benchmark import (build_mixmo, format_table, hardware_line,
                                      innermost_dataset, interleaved,
                                      load_config, positive_int)
 
@@ -91,13 +90,7 @@ def train_slots(cfg: Config) -> int:
 
 def build_models(cfg: Config, seed: int) -> Dict[str, nn.Module]:
     """The MixMo model of ``cfg`` and the vanilla network folded from it."""
-    model_cfg = copy.deepcopy(cfg.model)
-    model_cfg.setdefault('data_preprocessor', cfg.get('data_preprocessor'))
-    torch.manual_seed(seed)
-    mixmo = MODELS.build(model_cfg)
-    if not isinstance(mixmo, MixMoClassifier):
-        raise ValueError(f'model.type={model_cfg.type!r}: the benchmark '
-                         'needs a MixMoClassifier config (configs/mixmo/)')
+    mixmo, model_cfg = build_mixmo(cfg, seed)
     # the vanilla layers, whatever the heads' average (probs do not fold)
     vanilla_cfg, weights = fold_mixmo(
         dict(model_cfg, head=dict(model_cfg.head, average='logits')),
