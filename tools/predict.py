@@ -40,10 +40,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--out-json', help='write the results as JSON')
     parser.add_argument('--out-csv', help='write the results as CSV')
     parser.add_argument(
-        '--flag', nargs='+', action='extend', default=[],
+        '--flag', action='append', default=[],
         metavar='SCORE=THRESHOLD',
         help='flag the predictions whose score (' +
-        ', '.join(UNCERTAINTY_SCORES) + ') is above the threshold')
+        ', '.join(UNCERTAINTY_SCORES) + ') is above the threshold; repeat '
+        'for several')
     parser.add_argument('--batch-size', type=int, default=16)
     parser.add_argument('--device', default='cpu')
     args = parser.parse_args(argv)

@@ -1,10 +1,9 @@
 """Helpers of the benchmark scripts in ``tools/analysis_tools/``."""
 import argparse
+import copy
 import os
 import platform
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
-
-import copy
 
 import torch
 from mmengine.config import Config
@@ -49,7 +48,8 @@ def build_mixmo(cfg: Config, seed: int) -> Tuple[nn.Module, dict]:
     model_cfg.setdefault('data_preprocessor', cfg.get('data_preprocessor'))
     torch.manual_seed(seed)
     model = MODELS.build(model_cfg)
-    if type(model).__name__ != 'MixMoClassifier':
+    from mmmixmo.models.classifiers import MixMoClassifier
+    if not isinstance(model, MixMoClassifier):
         raise ValueError(f'model.type={model_cfg.type!r}: the benchmark '
                          'needs a MixMoClassifier config (configs/mixmo/)')
     return model, model_cfg
@@ -60,6 +60,19 @@ def innermost_dataset(dataset: dict) -> dict:
     while 'pipeline' not in dataset:
         dataset = dataset['dataset']
     return dataset
+
+
+def eval_img_size(cfg: Config, default: int = 32) -> int:
+    """Side of the last crop or resize of the test pipeline, else
+    ``default`` (CIFAR-like pipelines feed the images as they are)."""
+    loader = cfg.get('test_dataloader') or cfg.get('val_dataloader')
+    pipeline = innermost_dataset(loader.dataset).get(
+        'pipeline', []) if loader else []
+    for transform in reversed(pipeline):
+        size = transform.get('crop_size', transform.get('scale'))
+        if size is not None:
+            return size if isinstance(size, int) else max(size)
+    return default
 
 
 def interleaved(runs: Dict[str, Callable[[], float]],

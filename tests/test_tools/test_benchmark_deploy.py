@@ -89,12 +89,12 @@ def test_report_tiny_wrn(benchmark, capsys):
 
 
 def test_img_size_from_the_test_pipeline(benchmark):
-    assert benchmark.test_img_size(Config.fromfile(CONFIG)) == 32
+    assert benchmark.eval_img_size(Config.fromfile(CONFIG)) == 32
     # ResizeEdge(256) then CenterCrop(224): the last one wins
-    assert benchmark.test_img_size(Config.fromfile(IN1K)) == 224
+    assert benchmark.eval_img_size(Config.fromfile(IN1K)) == 224
     cfg = Config(dict(test_dataloader=dict(dataset=dict(dataset=dict(
         pipeline=[dict(type='Resize', scale=(48, 40))])))))
-    assert benchmark.test_img_size(cfg) == 48
+    assert benchmark.eval_img_size(cfg) == 48
     assert benchmark.parse_args([CONFIG]).batch_sizes == [1, 64]
     with pytest.raises(SystemExit):
         benchmark.parse_args([CONFIG, '--batch-sizes', '0'])
@@ -107,3 +107,15 @@ def test_rejects_a_non_mixmo_config(benchmark, tmp_path):
                        'vanilla_wrn16-1_1xb64_digits.py')
     with pytest.raises(ValueError, match='needs a MixMoClassifier config'):
         benchmark.main([vanilla, '--batch-sizes', '1', '--repeats', '1'])
+
+
+def test_img_size_reaches_the_onnx_export(benchmark, capsys):
+    """A side other than the export's default: both runtimes take it."""
+    pytest.importorskip('onnxruntime', reason='the ONNX runtime is optional')
+    result = benchmark.main([
+        CONFIG, '--img-size', '40', '--batch-sizes', '1', '--repeats', '1',
+        '--warmup', '0', '--threads', '1'
+    ])
+    assert result['img_size'] == 40
+    assert result['max_abs_diff'] <= 1e-5
+    assert 'images 3x40x40' in capsys.readouterr().out

@@ -214,8 +214,9 @@ def test_errors(tool, checkpoint, tmp_path, monkeypatch):
 
 def test_default_out(tool):
     args = tool.parse_args([CONFIG, 'work/epoch_3.pth'])
+    # img_size: None until main reads the config's test pipeline
     assert (args.out, args.format, args.atol, args.img_size) == \
-        ('work/epoch_3_folded.pt', 'torchscript', 1e-5, 32)
+        ('work/epoch_3_folded.pt', 'torchscript', 1e-5, None)
     assert not args.with_preprocess and not args.logits
     assert not args.heads
     for fmt, out in (('export', 'work/epoch_3_folded.pt2'),

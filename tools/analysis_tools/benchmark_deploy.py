@@ -25,9 +25,9 @@ from torch import Tensor, nn
 
 from mmmixmo.models.classifiers import fold_mixmo
 from mmmixmo.models.utils.ensemble_average import ensemble_average
-from mmmixmo.utils.benchmark import (build_mixmo, format_table, hardware_line,
-                                     innermost_dataset, interleaved,
-                                     load_config, positive_int)
+from mmmixmo.utils.benchmark import (build_mixmo, eval_img_size,
+                                     format_table, hardware_line,
+                                     interleaved, load_config, positive_int)
 
 EXPORT = osp.join(osp.dirname(osp.abspath(__file__)), '..', 'deployment',
                   'export_mixmo.py')
@@ -70,18 +70,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def test_img_size(cfg: Config, default: int = 32) -> int:
-    """Side of the last crop or resize of the test pipeline, else
-    ``default`` (CIFAR-like pipelines feed the images as they are)."""
-    loader = cfg.get('test_dataloader') or cfg.get('val_dataloader')
-    pipeline = innermost_dataset(loader.dataset).pipeline if loader else []
-    for transform in reversed(pipeline):
-        size = transform.get('crop_size', transform.get('scale'))
-        if size is not None:
-            return size if isinstance(size, int) else max(size)
-    return default
-
-
 def load_export_tool():
     """``tools/deployment/export_mixmo.py`` as a module."""
     spec = importlib.util.spec_from_file_location('export_mixmo', EXPORT)
@@ -90,8 +78,8 @@ def load_export_tool():
     return module
 
 
-def build_deployed(cfg: Config, seed: int,
-                   workdir: str) -> Dict[str, dict]:
+def build_deployed(cfg: Config, seed: int, workdir: str,
+                   img_size: int) -> Dict[str, dict]:
     """Per model name: the folded ``ImageClassifier`` (random MixMo weights)
     and the ``.onnx`` file the export tool writes of the same weights."""
     mixmo, model_cfg = build_mixmo(cfg, seed)
@@ -110,7 +98,8 @@ def build_deployed(cfg: Config, seed: int,
         model = MODELS.build(folded_cfg)
         model.load_state_dict(weights)
         onnx = osp.join(workdir, f'{name}.onnx')
-        argv = [config, checkpoint, '--format', 'onnx', '--out', onnx]
+        argv = [config, checkpoint, '--format', 'onnx', '--out', onnx,
+                '--img-size', str(img_size)]
         argv += ['--heads'] if keep_heads else [
             '--cfg-options', 'model.head.average=logits']
         export.main(argv)
@@ -159,9 +148,9 @@ def main(argv: Optional[List[str]] = None) -> dict:
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options)
     torch.set_num_threads(args.threads)
-    img_size = args.img_size or test_img_size(cfg)
+    img_size = args.img_size or eval_img_size(cfg)
     with tempfile.TemporaryDirectory() as workdir:
-        deployed = build_deployed(cfg, args.seed, workdir)
+        deployed = build_deployed(cfg, args.seed, workdir, img_size)
         options = ort.SessionOptions()
         options.intra_op_num_threads = args.threads
         options.inter_op_num_threads = 1

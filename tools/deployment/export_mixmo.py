@@ -19,6 +19,7 @@ from mmpretrain.registry import DATASETS, MODELS
 from torch import Tensor, nn
 
 from mmmixmo.models.classifiers import MixMoClassifier, fold_mixmo
+from mmmixmo.utils.benchmark import eval_img_size
 from mmmixmo.models.utils.ensemble_average import ensemble_average
 
 SUFFIXES = dict(torchscript='.pt', export='.pt2', mmpretrain='', onnx='.onnx')
@@ -67,9 +68,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         '(always for onnx)')
     parser.add_argument('--logits', action='store_true',
                         help='output the ensemble logits, not probabilities')
-    parser.add_argument('--img-size', type=int, default=32,
-                        help='image side of the check batch; the written '
-                        'networks take any batch and image size')
+    parser.add_argument('--img-size', type=int,
+                        help='image side of the check batch and of the onnx '
+                        "input; default: the test pipeline's crop or resize, "
+                        'else 32')
     parser.add_argument('--batch-size', type=int, default=4)
     parser.add_argument('--atol', type=float, default=1e-5,
                         help='largest allowed difference to the MixMo model')
@@ -77,8 +79,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args(argv)
     if args.format == 'mmpretrain' and (args.with_preprocess or args.logits):
-        parser.error('--with-preprocess and --logits are for torchscript and '
-                     'export')
+        parser.error('--with-preprocess and --logits are for torchscript, '
+                     'export and onnx')
     if args.format == 'onnx':
         if args.logits:
             parser.error('--logits is for torchscript and export: the onnx '
@@ -180,6 +182,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    if args.img_size is None:
+        args.img_size = eval_img_size(cfg)
     cfg.model.setdefault('data_preprocessor', cfg.get('data_preprocessor'))
     mixmo = MODELS.build(cfg.model)
     if not isinstance(mixmo, MixMoClassifier):
