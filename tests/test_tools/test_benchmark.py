@@ -1,6 +1,5 @@
 """tools/analysis_tools/benchmark.py on a tiny WRN (figures, not timings)."""
 import copy
-import importlib.util
 import os.path as osp
 
 import pytest
@@ -14,8 +13,8 @@ from mmpretrain.registry import MODELS
 from mmmixmo.models.data_preprocessors import MixMoDataPreprocessor
 from tests.conftest import REPO_ROOT
 from tests.test_configs.test_all_configs import TINY_BACKBONES
+from tests.utils.tools import load_tool
 
-TOOL = osp.join(REPO_ROOT, 'tools', 'analysis_tools', 'benchmark.py')
 CONFIG = osp.join(REPO_ROOT, 'configs', 'mixmo',
                   'cut-mixmo_wrn28-10_1xb64-b4_cifar100.py')
 # WRN-10-1: widths 16, 32, 64; CIFAR-100 heads on 64 features.
@@ -36,10 +35,7 @@ ARGS = CPU + ['--cfg-options'] + [f'{k}={v}' for k, v in TINY.items()]
 
 @pytest.fixture(scope='module')
 def benchmark():
-    spec = importlib.util.spec_from_file_location('benchmark', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('analysis_tools/benchmark.py')
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,5 @@
 """tools/analysis_tools/benchmark_dataloader.py on a few fake JPEGs (counts
 and figures, not timings)."""
-import importlib.util
 import os
 import os.path as osp
 import shutil
@@ -12,9 +11,8 @@ from mmengine.config import Config
 from PIL import Image
 
 from tests.conftest import REPO_ROOT
+from tests.utils.tools import load_tool
 
-TOOL = osp.join(REPO_ROOT, 'tools', 'analysis_tools',
-                'benchmark_dataloader.py')
 IMAGEFOLDER = osp.join(REPO_ROOT, 'configs', 'imagefolder',
                        'cut-mixmo_wrn10-2_1xb64-b2_imagefolder.py')
 VANILLA = osp.join(REPO_ROOT, 'configs', 'imagefolder',
@@ -25,11 +23,7 @@ QUICK = ['--batches', '2', '--warmup', '1', '--repeats', '1',
 
 @pytest.fixture(scope='module')
 def tool():
-    spec = importlib.util.spec_from_file_location('benchmark_dataloader',
-                                                  TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('analysis_tools/benchmark_dataloader.py')
 
 
 @pytest.fixture(scope='module')

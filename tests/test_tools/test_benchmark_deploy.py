@@ -1,6 +1,5 @@
 """tools/analysis_tools/benchmark_deploy.py on a tiny WRN (figures, not
 timings)."""
-import importlib.util
 import os.path as osp
 import statistics
 
@@ -9,8 +8,8 @@ import torch
 from mmengine.config import Config
 
 from tests.conftest import REPO_ROOT
+from tests.utils.tools import load_tool
 
-TOOL = osp.join(REPO_ROOT, 'tools', 'analysis_tools', 'benchmark_deploy.py')
 CONFIG = osp.join(REPO_ROOT, 'tests', 'data', 'configs', 'tiny_cifar10.py')
 IN1K = osp.join(REPO_ROOT, 'configs', 'mixmo',
                 'cut-mixmo_resnet50_8xb64-b2_in1k.py')
@@ -21,10 +20,7 @@ MIXMO_PARAMS = VANILLA_PARAMS + 650
 
 @pytest.fixture(scope='module')
 def benchmark():
-    spec = importlib.util.spec_from_file_location('benchmark_deploy', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('analysis_tools/benchmark_deploy.py')
 
 
 @pytest.fixture(autouse=True)

@@ -3,7 +3,6 @@
 The model of tests/data/configs/tiny_cifar10.py (Cut-MixMo WRN-10-1, M = 2,
 K = 10, CIFAR-10 normalisation) with random BN statistics and heads.
 """
-import importlib.util
 import os
 import os.path as osp
 import subprocess
@@ -23,6 +22,7 @@ from mmpretrain.registry import MODELS
 import mmmixmo  # noqa: F401
 from tests.conftest import REPO_ROOT
 from tests.utils.models import randomize_weights
+from tests.utils.tools import load_tool
 
 CONFIG = osp.join(REPO_ROOT, 'tests', 'data', 'configs', 'tiny_cifar10.py')
 TOOLS = osp.join(REPO_ROOT, 'tools')
@@ -35,11 +35,7 @@ CLASSES = [f'class{i}' for i in range(10)]
 
 @pytest.fixture(scope='module')
 def tool():
-    spec = importlib.util.spec_from_file_location(
-        'export_mixmo', osp.join(TOOLS, 'deployment', 'export_mixmo.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('deployment/export_mixmo.py')
 
 
 @pytest.fixture(scope='module')

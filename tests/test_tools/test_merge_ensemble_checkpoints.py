@@ -7,7 +7,6 @@ mmengine checkpoints (with the message hub and optimizer state a runner
 writes), merged, and evaluated on the fake CIFAR-10 of 32 test images.
 """
 import copy
-import importlib.util
 import os
 import os.path as osp
 import pickle
@@ -31,9 +30,9 @@ import mmmixmo  # noqa: F401  (registers the models, patches the loader)
 from mmmixmo.models.classifiers import merge_ensemble_checkpoints
 from tests.conftest import REPO_ROOT
 from tests.utils.models import randomize_weights
+from tests.utils.tools import load_tool
 
 TOOLS = osp.join(REPO_ROOT, 'tools')
-TOOL = osp.join(TOOLS, 'analysis_tools', 'merge_ensemble_checkpoints.py')
 CONFIG = osp.join(REPO_ROOT, 'tests', 'data', 'configs',
                   'tiny_de2_cifar10.py')
 SEEDS = (1, 2)
@@ -42,11 +41,7 @@ TIMEOUT = 300
 
 @pytest.fixture(scope='module')
 def tool():
-    spec = importlib.util.spec_from_file_location('mmmixmo_tools_merge',
-                                                  TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('analysis_tools/merge_ensemble_checkpoints.py')
 
 
 @pytest.fixture(scope='module')

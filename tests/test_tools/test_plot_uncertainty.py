@@ -7,7 +7,6 @@ predictions of the real heads (MixMo's ``MultiHeadClsHead``, mmpretrain's
 so the head logits are the hand-chosen features below. OOD results carry
 ``is_ood`` in the metainfo and ``gt_label`` -1, as ``OODDataset`` sets them.
 """
-import importlib.util
 import os.path as osp
 import pickle
 from typing import List, Optional
@@ -23,9 +22,8 @@ from mmpretrain.structures import DataSample
 from mmmixmo.evaluation.functional import (aurc, auroc, risk_coverage_curve,
                                            roc_curve, uncertainty_scores)
 from mmmixmo.models.heads import MultiHeadClsHead
-from tests.conftest import REPO_ROOT
+from tests.utils.tools import load_tool
 
-TOOL = osp.join(REPO_ROOT, 'tools', 'analysis_tools', 'plot_uncertainty.py')
 PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 
 # N = 4 samples, M = 2 heads, K = 3 classes.
@@ -59,11 +57,7 @@ OOD_INDEX = [1, 4, 6]
 
 @pytest.fixture(scope='module')
 def tool():
-    spec = importlib.util.spec_from_file_location('mmmixmo_plot_uncertainty',
-                                                  TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('analysis_tools/plot_uncertainty.py')
 
 
 def _dump(samples: List[DataSample], path: str) -> str:

@@ -1,6 +1,5 @@
 """tools/predict.py on a tiny MixMo: table, JSON, CSV, flags, inputs, ONNX."""
 import csv
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -9,25 +8,17 @@ import mmcv
 import pytest
 
 from mmmixmo.apis import UncertaintyInferencer
-from tests.conftest import REPO_ROOT
 from tests.test_apis.test_uncertainty_inferencer import (CLASSES,
                                                          make_tiny_model,
                                                          write_images)
+from tests.utils.tools import load_tool
 
 SCORES = ['max_prob', 'entropy', 'mutual_information', 'disagreement']
 
 
-def _load(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope='module')
 def tool():
-    return _load('mmmixmo_tools_predict',
-                 osp.join(REPO_ROOT, 'tools', 'predict.py'))
+    return load_tool('predict.py')
 
 
 @pytest.fixture(scope='module')
@@ -191,9 +182,7 @@ def test_onnx_gives_the_pytorch_predictions(tool, tiny, tmp_path, capsys):
                         '(pip install mmmixmo[onnx])')
     pytest.importorskip('onnxruntime', reason='onnxruntime is not installed '
                         '(pip install mmmixmo[onnx])')
-    export = _load('mmmixmo_tools_export_mixmo',
-                   osp.join(REPO_ROOT, 'tools', 'deployment',
-                            'export_mixmo.py'))
+    export = load_tool('deployment/export_mixmo.py')
     model = str(tmp_path / 'tiny.onnx')
     export.main([
         tiny['mixmo']['config'], tiny['mixmo']['checkpoint'], '--format',

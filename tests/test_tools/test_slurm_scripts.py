@@ -7,7 +7,6 @@ the usage errors, and that srun replaces the script (exec) and so returns its
 exit status. What srun and mmengine then do with it (``--launcher=slurm``
 needs a GPU per task) is not tested.
 """
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -20,6 +19,7 @@ from typing import Dict, List, Optional, Tuple
 import pytest
 
 from tests.conftest import REPO_ROOT
+from tests.utils.tools import load_tool
 
 TOOLS = osp.join(REPO_ROOT, 'tools')
 SCRIPTS = {
@@ -91,12 +91,7 @@ def srun(tmp_path) -> FakeSrun:
 
 
 def _load_tool(name: str):
-    path = osp.join(TOOLS, f'{name}.py')
-    spec = importlib.util.spec_from_file_location(
-        f'mmmixmo_tools_slurm_{name}', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(f'{name}.py')
 
 
 @pytest.fixture(autouse=True)

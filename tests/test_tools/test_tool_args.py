@@ -1,5 +1,4 @@
 """Command line of tools/train.py and tools/test.py, in-process."""
-import importlib.util
 import os
 import os.path as osp
 import warnings
@@ -8,17 +7,13 @@ import pytest
 import torch
 
 from tests.conftest import REPO_ROOT
+from tests.utils.tools import load_tool
 
 CONFIG = osp.join(REPO_ROOT, 'tests', 'data', 'configs', 'tiny_cifar10.py')
 
 
 def _load_tool(name):
-    path = osp.join(REPO_ROOT, 'tools', f'{name}.py')
-    spec = importlib.util.spec_from_file_location(f'mmmixmo_tools_{name}',
-                                                  path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(f'{name}.py')
 
 
 @pytest.fixture(scope='module')
