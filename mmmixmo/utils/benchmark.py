@@ -55,26 +55,6 @@ def build_mixmo(cfg: Config, seed: int) -> Tuple[nn.Module, dict]:
     return model, model_cfg
 
 
-def innermost_dataset(dataset: dict) -> dict:
-    """The dataset config holding the pipeline, inside dataset wrappers."""
-    while 'pipeline' not in dataset:
-        dataset = dataset['dataset']
-    return dataset
-
-
-def eval_img_size(cfg: Config, default: int = 32) -> int:
-    """Side of the last crop or resize of the test pipeline, else
-    ``default`` (CIFAR-like pipelines feed the images as they are)."""
-    loader = cfg.get('test_dataloader') or cfg.get('val_dataloader')
-    pipeline = innermost_dataset(loader.dataset).get(
-        'pipeline', []) if loader else []
-    for transform in reversed(pipeline):
-        size = transform.get('crop_size', transform.get('scale'))
-        if size is not None:
-            return size if isinstance(size, int) else max(size)
-    return default
-
-
 def interleaved(runs: Dict[str, Callable[[], float]],
                 repeats: int) -> Dict[str, List[float]]:
     """The figures of ``repeats`` calls of every run, the order of the runs

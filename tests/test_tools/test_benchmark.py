@@ -140,18 +140,7 @@ def test_input_errors(benchmark):
                                 (tiny_imagenet, (64, 64), 100)):
         assert benchmark.train_img_size(Config.fromfile(config)) == size
         assert benchmark.train_slots(Config.fromfile(config)) == slots
-    # the last crop or resize, inside pipeline wrappers too
-    pipeline = [
-        dict(type='Resize', scale=(40, 30)),
-        dict(type='MemberViews', transforms=[
-            dict(type='RandomChoice', transforms=[
-                [dict(type='RandomResizedCrop', scale=(24, 20))],
-                [dict(type='RandomFlip', prob=0.5)]]),
-            dict(type='RandomFlip', prob=0.5)]),
-        dict(type='PackInputs'),
-    ]
-    assert benchmark.train_img_size(Config(dict(train_dataloader=dict(
-        dataset=dict(dataset=dict(pipeline=pipeline)))))) == (20, 24)
+    # wrappers and mmcv's (w, h): tests/test_datasets/test_model_inputs.py
     with pytest.raises(ValueError, match='pass --img-size'):
         benchmark.train_img_size(
             Config(dict(train_dataloader=dict(dataset=dict(pipeline=[])))))

@@ -5,14 +5,11 @@ import statistics
 
 import pytest
 import torch
-from mmengine.config import Config
 
 from tests.conftest import REPO_ROOT
 from tests.utils.tools import load_tool
 
 CONFIG = osp.join(REPO_ROOT, 'tests', 'data', 'configs', 'tiny_cifar10.py')
-IN1K = osp.join(REPO_ROOT, 'configs', 'mixmo',
-                'cut-mixmo_resnet50_8xb64-b2_in1k.py')
 # WRN-10-1 with Linear(64, 10); the kept heads add a second Linear(64, 10).
 VANILLA_PARAMS = 77_850
 MIXMO_PARAMS = VANILLA_PARAMS + 650
@@ -84,14 +81,11 @@ def test_report_tiny_wrn(benchmark, capsys):
                             f'{row["img_per_s"]:.1f}', f'{row["ratio"]:.3f}']
 
 
-def test_img_size_from_the_test_pipeline(benchmark):
-    assert benchmark.eval_img_size(Config.fromfile(CONFIG)) == 32
-    # ResizeEdge(256) then CenterCrop(224): the last one wins
-    assert benchmark.eval_img_size(Config.fromfile(IN1K)) == 224
-    cfg = Config(dict(test_dataloader=dict(dataset=dict(dataset=dict(
-        pipeline=[dict(type='Resize', scale=(48, 40))])))))
-    assert benchmark.eval_img_size(cfg) == 48
-    assert benchmark.parse_args([CONFIG]).batch_sizes == [1, 64]
+def test_parse_args(benchmark):
+    # the default side is the larger of the config's input size
+    # (mmmixmo.datasets.model_inputs.input_size; 32 in test_report_tiny_wrn)
+    args = benchmark.parse_args([CONFIG])
+    assert (args.batch_sizes, args.img_size) == ([1, 64], None)
     with pytest.raises(SystemExit):
         benchmark.parse_args([CONFIG, '--batch-sizes', '0'])
 

@@ -10,7 +10,7 @@ import time
 from contextlib import nullcontext
 from functools import partial
 from itertools import accumulate
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 from mmengine.config import Config, DictAction
@@ -20,9 +20,10 @@ from mmpretrain.structures import DataSample
 from torch import nn
 
 from mmmixmo.models.classifiers import fold_mixmo
+from mmmixmo.datasets.model_inputs import (innermost_dataset,
+                                           pipeline_img_size)
 from mmmixmo.utils.benchmark import (build_mixmo, format_table, hardware_line,
-                                     innermost_dataset, interleaved,
-                                     load_config, positive_int)
+                                     interleaved, load_config, positive_int)
 
 NAMES = ('vanilla', 'mixmo')
 COLUMNS = ('phase', 'model', 'img/s (median)', 'ms/iter (median)',
@@ -58,26 +59,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def flat_transforms(pipeline: Sequence) -> Iterator[dict]:
-    """The transforms of a pipeline in order, those of wrappers
-    (``MemberViews``, ``RandomApply``, ``RandomChoice``...) inline."""
-    for transform in pipeline:
-        if isinstance(transform, (list, tuple)):
-            yield from flat_transforms(transform)
-        elif 'transforms' in transform:
-            yield from flat_transforms(transform['transforms'])
-        else:
-            yield transform
-
-
 def train_img_size(cfg: Config) -> Tuple[int, int]:
     """``(H, W)`` of the last crop or resize of the train pipeline."""
-    dataset = innermost_dataset(cfg.train_dataloader.dataset)
-    for transform in reversed(list(flat_transforms(dataset.pipeline))):
-        size = transform.get('crop_size', transform.get('scale'))
-        if size is not None:  # an int or mmcv's (w, h)
-            return (size, size) if isinstance(size, int) else tuple(size[::-1])
-    raise ValueError('no crop size in the train pipeline: pass --img-size')
+    size = pipeline_img_size(cfg.train_dataloader.dataset)
+    if size is None:
+        raise ValueError('no crop size in the train pipeline: pass --img-size')
+    return size
 
 
 def train_slots(cfg: Config) -> int:

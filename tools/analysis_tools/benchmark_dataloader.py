@@ -20,10 +20,9 @@ from mmengine.dataset import default_collate, pseudo_collate
 from mmpretrain.registry import DATA_SAMPLERS, DATASETS
 from torch.utils.data import DataLoader, Dataset
 
-from mmmixmo.utils.benchmark import (format_table, hardware_line,
-                                     innermost_dataset, interleaved,
-                                     load_config, positive_float,
-                                     positive_int)
+from mmmixmo.datasets.model_inputs import innermost_dataset
+from mmmixmo.utils.benchmark import (format_table, hardware_line, interleaved,
+                                     load_config, positive_float, positive_int)
 
 MODES = ('member views', 'per slot')
 COLLATES = dict(pseudo_collate=pseudo_collate, default_collate=default_collate)

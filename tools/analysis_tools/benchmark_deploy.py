@@ -25,8 +25,8 @@ from torch import Tensor, nn
 
 from mmmixmo.models.classifiers import fold_mixmo
 from mmmixmo.models.utils.ensemble_average import ensemble_average
-from mmmixmo.utils.benchmark import (build_mixmo, eval_img_size,
-                                     format_table, hardware_line,
+from mmmixmo.datasets.model_inputs import input_size
+from mmmixmo.utils.benchmark import (build_mixmo, format_table, hardware_line,
                                      interleaved, load_config, positive_int)
 
 EXPORT = osp.join(osp.dirname(osp.abspath(__file__)), '..', 'deployment',
@@ -148,7 +148,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options)
     torch.set_num_threads(args.threads)
-    img_size = args.img_size or eval_img_size(cfg)
+    img_size = args.img_size or max(input_size(cfg))
     with tempfile.TemporaryDirectory() as workdir:
         deployed = build_deployed(cfg, args.seed, workdir, img_size)
         options = ort.SessionOptions()

@@ -19,7 +19,7 @@ from mmpretrain.registry import DATASETS, MODELS
 from torch import Tensor, nn
 
 from mmmixmo.models.classifiers import MixMoClassifier, fold_mixmo
-from mmmixmo.utils.benchmark import eval_img_size
+from mmmixmo.datasets.model_inputs import input_size
 from mmmixmo.models.utils.ensemble_average import ensemble_average
 
 SUFFIXES = dict(torchscript='.pt', export='.pt2', mmpretrain='', onnx='.onnx')
@@ -183,7 +183,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
         cfg.merge_from_dict(args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     if args.img_size is None:
-        args.img_size = eval_img_size(cfg)
+        args.img_size = max(input_size(cfg))
     cfg.model.setdefault('data_preprocessor', cfg.get('data_preprocessor'))
     mixmo = MODELS.build(cfg.model)
     if not isinstance(mixmo, MixMoClassifier):

@@ -1,0 +1,61 @@
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+from mmmixmo.datasets.model_inputs import (channel_order, input_size,
+                                           pipeline_img_size)
+from tests.conftest import REPO_ROOT
+
+
+def _config(*parts: str) -> Config:
+    return Config.fromfile(osp.join(REPO_ROOT, 'configs', *parts))
+
+
+@pytest.mark.parametrize('parts, size, order', [
+    # arrays at their own size: the train crop
+    (('quickstart', 'cut-mixmo_wrn16-1_1xb64-b2_digits.py'), (32, 32),
+     'rgb'),
+    (('mixmo', 'cut-mixmo_wrn28-10_1xb64-b4_cifar100.py'), (32, 32), 'rgb'),
+    (('imagefolder', 'cut-mixmo_wrn10-2_1xb64-b2_imagefolder.py'), (32, 32),
+     'bgr'),
+    (('mixmo', 'cut-mixmo_preact-resnet18-w1_1xb100-b4_tiny-imagenet.py'),
+     (64, 64), 'bgr'),
+    # ResizeEdge(256) then CenterCrop(224): the last one wins
+    (('mixmo', 'cut-mixmo_resnet50_8xb64-b2_in1k.py'), (224, 224), 'bgr'),
+    # an OODDataset: its in-distribution part
+    (('ood', 'cut-mixmo_wrn16-1_1xb64-b2_digits_vs-imagefolder.py'),
+     (32, 32), 'rgb'),
+])
+def test_the_configs_inputs(parts, size, order):
+    cfg = _config(*parts)
+    assert input_size(cfg) == size
+    assert channel_order(cfg) == order
+
+
+def test_sizes_inside_wrappers_and_mmcv_scales():
+    pipeline = [
+        dict(type='Resize', scale=(40, 30)),
+        dict(type='MemberViews', transforms=[
+            dict(type='RandomChoice', transforms=[
+                [dict(type='RandomResizedCrop', scale=(24, 20))],
+                [dict(type='RandomFlip', prob=0.5)]]),
+            dict(type='RandomFlip', prob=0.5)]),
+        dict(type='PackInputs'),
+    ]
+    # mmcv's scale is (w, h)
+    assert pipeline_img_size(dict(dataset=dict(pipeline=pipeline))) == (20,
+                                                                        24)
+    assert pipeline_img_size(dict(pipeline=[dict(type='PackInputs')])) is None
+    cfg = Config(dict(
+        train_dataloader=dict(dataset=dict(pipeline=[])),
+        test_dataloader=dict(dataset=dict(pipeline=[
+            dict(type='mmpretrain.LoadImageFromFile')]))))
+    with pytest.raises(ValueError, match=r'^no crop or resize in '
+                       r'test_dataloader\.dataset\.pipeline nor in '
+                       r'train_dataloader\.dataset\.pipeline'):
+        input_size(cfg)
+    # the train pipeline decides, with or without the scope
+    assert channel_order(cfg) == 'rgb'
+    cfg.train_dataloader.dataset = cfg.test_dataloader.dataset
+    assert channel_order(cfg) == 'bgr'
