@@ -7,22 +7,13 @@ import torch.nn.functional as F
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 from mmpretrain.registry import METRICS
-from torch import Tensor
 
 from ..functional import (adaptive_calibration_error, brier_score,
                           ensemble_logits_from_probs,
                           expected_calibration_error, temperature_scaled_nll,
                           thresholded_adaptive_calibration_error,
                           two_fold_temperature_scaling)
-
-
-def single_label(data_sample: dict, metric: str) -> Tensor:
-    """The ``gt_label`` of a predicted sample as an int64 ``(1, )`` tensor."""
-    gt_label = torch.as_tensor(data_sample['gt_label']).reshape(-1)
-    if gt_label.numel() != 1:
-        raise ValueError(f'{metric} is single-label: `gt_label` must hold one '
-                         f'class index, got {gt_label.numel()} values')
-    return gt_label.long().cpu()
+from .sample_checks import check_finite, mark_non_finite, single_label
 
 
 @METRICS.register_module()
@@ -36,7 +27,8 @@ class CalibrationMetric(BaseMetric):
     probabilities above ``tace_threshold``), fractions, ``brier`` (in
     [0, 2]) and, from N = 4 samples on, ``nll_c``, ``ece_c`` and
     ``temperature`` of two-fold temperature scaling; see
-    :mod:`mmmixmo.evaluation.functional.calibration`.
+    :mod:`mmmixmo.evaluation.functional.calibration`. NaN or inf in the
+    field read raises a ValueError.
 
     Args:
         num_bins (int): Number of bins of ECE, AECE and TACE. Defaults to 15.
@@ -79,21 +71,26 @@ class CalibrationMetric(BaseMetric):
         """Store the logits ``(K, )`` and the label ``(1, )`` per sample."""
         for data_sample in data_samples:
             if 'ensemble_logits' in data_sample:
-                logits = torch.as_tensor(
-                    data_sample['ensemble_logits']).double()
+                field = 'ensemble_logits'
+                logits = torch.as_tensor(data_sample[field]).double()
             elif 'pred_score' in data_sample:
+                field = 'pred_score'
                 logits = ensemble_logits_from_probs(
-                    torch.as_tensor(data_sample['pred_score']))
+                    torch.as_tensor(data_sample[field]))
             else:
                 raise KeyError('CalibrationMetric needs the `pred_score` of '
                                "a classifier run with mode='predict'")
             self.results.append(
-                dict(
-                    logits=logits.detach().cpu(),
-                    gt_label=single_label(data_sample, 'CalibrationMetric')))
+                mark_non_finite(
+                    dict(
+                        logits=logits.detach().cpu(),
+                        gt_label=single_label(data_sample,
+                                              'CalibrationMetric')),
+                    data_sample, (field, )))
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         """Compute the scores on the results gathered from all ranks."""
+        check_finite(results, 'CalibrationMetric')
         logits = torch.stack([res['logits'] for res in results])
         labels = torch.cat([res['gt_label'] for res in results])
         probs = F.softmax(logits, dim=1)

@@ -7,6 +7,8 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 from mmpretrain.registry import METRICS
 
+from .sample_checks import check_finite
+
 
 @METRICS.register_module()
 class CorruptionMetric(BaseMetric):
@@ -149,6 +151,10 @@ class CorruptionMetric(BaseMetric):
         """Compute the wrapped metrics per group and average them."""
         if not results:
             return {}
+        # on all the samples: a group's own check would count its part only
+        for i, metric in enumerate(self.metrics):
+            check_finite([res['results'][i] for res in results],
+                         type(metric).__name__)
         groups: Dict[tuple, List[list]] = {}
         for res in results:
             groups.setdefault((res['corruption'], res['severity']),

@@ -8,7 +8,7 @@ from mmengine.logging import print_log
 from mmpretrain.registry import METRICS
 
 from ..functional import pairwise_disagreement, ratio_errors, top1_accuracy
-from .calibration_metric import single_label
+from .sample_checks import check_finite, mark_non_finite, single_label
 
 
 @METRICS.register_module()
@@ -20,7 +20,8 @@ class EnsembleDiversityMetric(BaseMetric):
     ``pred_score`` minus the mean head top-1, in points), ``ratio_errors``
     (absent if undefined) and ``disagreement`` (a fraction); see
     :mod:`mmmixmo.evaluation.functional.diversity`. A model without
-    ``head_logits`` or with ``M = 1`` gets no key (not NaN).
+    ``head_logits`` or with ``M = 1`` gets no key (not NaN). NaN or inf in
+    a field read raises a ValueError.
 
     Args:
         collect_device (str): As in ``BaseMetric``. Defaults to 'cpu'.
@@ -33,11 +34,11 @@ class EnsembleDiversityMetric(BaseMetric):
         """Store the ensemble and head predictions and the label."""
         for data_sample in data_samples:
             if 'pred_score' in data_sample:
-                pred_label = torch.as_tensor(
-                    data_sample['pred_score']).argmax()
+                field = 'pred_score'
+                pred_label = torch.as_tensor(data_sample[field]).argmax()
             elif 'pred_label' in data_sample:
-                pred_label = torch.as_tensor(
-                    data_sample['pred_label']).reshape(-1)[0]
+                field = 'pred_label'
+                pred_label = torch.as_tensor(data_sample[field]).reshape(-1)[0]
             else:
                 raise KeyError('EnsembleDiversityMetric needs the '
                                '`pred_score` of a classifier run with '
@@ -48,10 +49,12 @@ class EnsembleDiversityMetric(BaseMetric):
             if 'head_logits' in data_sample:
                 result['head_preds'] = torch.as_tensor(
                     data_sample['head_logits']).argmax(dim=1).long().cpu()
-            self.results.append(result)
+            self.results.append(
+                mark_non_finite(result, data_sample, (field, 'head_logits')))
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         """Compute the keys on the results gathered from all ranks."""
+        check_finite(results, 'EnsembleDiversityMetric')
         with_heads = sum('head_preds' in res for res in results)
         if 0 < with_heads < len(results):
             raise ValueError(

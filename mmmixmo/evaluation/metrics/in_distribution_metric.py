@@ -12,7 +12,8 @@ class InDistributionMetric(BaseMetric):
     For the test sets of :class:`~mmmixmo.datasets.OODDataset`: accuracy and
     calibration stay those of the in-distribution part. The keys are the
     wrapped metric's, under its prefix (e.g. ``accuracy/top1``); so are
-    ``collect_device`` and ``collect_dir``.
+    ``collect_device`` and ``collect_dir``. No in-distribution sample at all
+    raises a ValueError.
 
     Note: one result is kept per sample (a placeholder for an OOD one) so
     that ``evaluate(size)`` drops the samples a distributed sampler pads
@@ -70,5 +71,10 @@ class InDistributionMetric(BaseMetric):
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, Any]:
         """The wrapped metric's keys on the in-distribution results."""
-        return self.metric.compute_metrics(
-            [res['result'] for res in results if not res['is_ood']])
+        in_dist = [res['result'] for res in results if not res['is_ood']]
+        if not in_dist:
+            raise ValueError(
+                f'InDistributionMetric({type(self.metric).__name__}): none of '
+                f'the {len(results)} samples is in-distribution (is_ood '
+                'False); check `test_dataloader.dataset.in_dist`')
+        return self.metric.compute_metrics(in_dist)

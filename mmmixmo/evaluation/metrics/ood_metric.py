@@ -9,6 +9,7 @@ from mmpretrain.registry import METRICS
 
 from ..functional import (UNCERTAINTY_SCORES, auroc, average_precision,
                           fpr_at_tpr, uncertainty_scores)
+from .sample_checks import check_finite, mark_non_finite
 
 
 @METRICS.register_module()
@@ -26,7 +27,8 @@ class OODMetric(BaseMetric):
     ``s``), ``s/aupr_in`` (positive: in-distribution, score: ``-s``) and
     ``s/fpr95``, the share of OOD samples accepted when 95 % of the
     in-distribution ones are (lower is better). No key is reported (with a
-    warning) unless both parts are present.
+    warning) unless both parts are present. NaN or inf in ``pred_score`` or
+    ``head_logits`` raises a ValueError.
 
     Args:
         scores (str | Sequence[str], optional): Names of the scores, among
@@ -95,12 +97,15 @@ class OODMetric(BaseMetric):
         values = torch.stack([scores[name] for name in names], 1).tolist()
         for data_sample, row in zip(data_samples, values):
             self.results.append(
-                dict(
-                    is_ood=bool(data_sample['is_ood']),
-                    scores=dict(zip(names, row))))
+                mark_non_finite(
+                    dict(
+                        is_ood=bool(data_sample['is_ood']),
+                        scores=dict(zip(names, row))), data_sample,
+                    ('pred_score', 'head_logits')))
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         """Compute the keys on the results gathered from all ranks."""
+        check_finite(results, 'OODMetric')
         names = list(results[0]['scores']) if results else []
         if any(list(res['scores']) != names for res in results):
             raise ValueError(

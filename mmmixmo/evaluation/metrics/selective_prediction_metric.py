@@ -9,7 +9,7 @@ from mmpretrain.registry import METRICS
 
 from ..functional import (accuracy_at_coverage, aurc, auroc,
                           average_precision)
-from .calibration_metric import single_label
+from .sample_checks import check_finite, mark_non_finite, single_label
 
 
 def coverage_key(coverage: float) -> str:
@@ -30,7 +30,7 @@ class SelectivePredictionMetric(BaseMetric):
     ``c``); see :mod:`mmmixmo.evaluation.functional.detection` and
     :mod:`~mmmixmo.evaluation.functional.selective`. The first three are
     left out (with a warning) when every prediction is right or every one
-    is wrong.
+    is wrong. NaN or inf in ``pred_score`` raises a ValueError.
 
     Args:
         coverages (Sequence[float]): Shares of kept samples, in (0, 1].
@@ -74,12 +74,15 @@ class SelectivePredictionMetric(BaseMetric):
             label = single_label(data_sample, 'SelectivePredictionMetric')
             confidence, prediction = score.reshape(-1).max(dim=0)
             self.results.append(
-                dict(
-                    confidence=float(confidence),
-                    correct=int(prediction) == int(label)))
+                mark_non_finite(
+                    dict(
+                        confidence=float(confidence),
+                        correct=int(prediction) == int(label)), data_sample,
+                    ('pred_score', )))
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         """Compute the keys on the results gathered from all ranks."""
+        check_finite(results, 'SelectivePredictionMetric')
         confidence = torch.tensor([res['confidence'] for res in results],
                                   dtype=torch.float64)
         correct = torch.tensor([res['correct'] for res in results])

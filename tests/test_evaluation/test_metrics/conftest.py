@@ -51,3 +51,31 @@ def _make_samples(labels, head_logits=None, probs=None) -> List[DataSample]:
 @pytest.fixture
 def make_samples() -> Callable[..., List[DataSample]]:
     return _make_samples
+
+
+def _non_finite_error(metric: str, num: int, total: int, field: str) -> str:
+    """The error of a metric with ``num`` of ``total`` samples non-finite in
+    ``field``."""
+    return (f'{metric}: NaN or inf in `{field}` of {num} of {total} samples; '
+            'no metric is computed from them: check the model/checkpoint (a '
+            'diverged training?)')
+
+
+@pytest.fixture
+def non_finite_error() -> Callable[[str, int, int, str], str]:
+    return _non_finite_error
+
+
+def _spoil(samples: List[DataSample], indices: List[int], field: str,
+           value: float) -> None:
+    """Set the second element of ``field`` of the samples at ``indices`` to
+    ``value`` (a copy: the other fields are left as they are)."""
+    for i in indices:
+        tensor = getattr(samples[i], field).clone()
+        tensor.view(-1)[1] = value
+        samples[i].set_field(tensor, field)
+
+
+@pytest.fixture
+def spoil() -> Callable[..., None]:
+    return _spoil

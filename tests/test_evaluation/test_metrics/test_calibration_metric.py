@@ -1,5 +1,6 @@
 """CalibrationMetric in an mmengine Evaluator, against hand values."""
 import logging
+import math
 from unittest import mock
 
 import pytest
@@ -160,3 +161,42 @@ def test_user_mistakes(head_logits, make_samples):
     del sample['ensemble_logits'], sample['pred_score']
     with pytest.raises(KeyError, match='pred_score'):
         CalibrationMetric().process(None, [sample])
+
+
+@pytest.mark.parametrize('value', [math.nan, math.inf, -math.inf])
+@pytest.mark.parametrize('field', ['ensemble_logits', 'pred_score'])
+def test_non_finite_input_raises(head_logits, head_labels, make_samples,
+                                 spoil, non_finite_error, field, value):
+    # the field read: ensemble_logits if present, else pred_score (whose
+    # -inf, after the clamp of ensemble_logits_from_probs, would be finite)
+    if field == 'ensemble_logits':
+        samples = make_samples(head_labels, head_logits)
+    else:
+        samples = make_samples(
+            head_labels, probs=head_logits.mean(1).softmax(1))
+    spoil(samples, [1, 4], field, value)
+    metric = CalibrationMetric()
+    evaluator = Evaluator([metric])
+    evaluator.process(samples[:3])
+    evaluator.process(samples[3:])
+    # process only marks them; the count is over all the batches
+    assert [res.get('non_finite') for res in metric.results
+            ] == [None, (field, ), None, None, (field, ), None]
+    with pytest.raises(ValueError) as error:
+        evaluator.evaluate(6)
+    assert str(error.value) == non_finite_error('CalibrationMetric', 2, 6,
+                                                field)
+
+
+def test_fields_not_read_and_zeros_pass(head_logits, head_labels,
+                                        make_samples, spoil):
+    # a NaN pred_score is not read when ensemble_logits is there
+    samples = make_samples(head_labels, head_logits)
+    ref = _evaluate(CalibrationMetric(), samples)
+    spoil(samples, [0, 1], 'pred_score', math.nan)
+    assert _evaluate(CalibrationMetric(), samples) == ref
+    # exact zeros of pred_score are finite: -(ln 1 + ln .5) / 2
+    out = _evaluate(
+        CalibrationMetric(),
+        make_samples([0, 1], probs=torch.tensor([[1., 0.], [.5, .5]])))
+    assert out['calibration/nll'] == pytest.approx(math.log(2) / 2)

@@ -239,3 +239,26 @@ def test_bad_wrapped_metrics():
         CorruptionMetric([])
     with pytest.raises(TypeError, match=r'`metrics\[1\]`.*got str'):
         CorruptionMetric([dict(type='Accuracy'), 'Accuracy'])
+
+
+@pytest.mark.parametrize('field, metric', [
+    ('pred_score', 'CalibrationMetric'),
+    ('head_logits', 'EnsembleDiversityMetric'),
+])
+def test_non_finite_input_counted_over_all_groups(spoil, non_finite_error,
+                                                  field, metric):
+    # samples 0 (fog 1) and 5 (fog 2): 2 of the 16, not 1 of a group's 4;
+    # Accuracy (mmpretrain's, first) does not check. Without ensemble_logits
+    # CalibrationMetric reads pred_score.
+    samples = _samples()
+    spoil(samples, [0, 5], field, math.nan)
+    with pytest.raises(ValueError) as error:
+        _evaluate(CorruptionMetric(WRAPPED), samples)
+    assert str(error.value) == non_finite_error(metric, 2, 16, field)
+    # a metric alone on one group propagates it too
+    spoil(samples, [0], field, math.inf)
+    with pytest.raises(ValueError) as error:
+        _evaluate(
+            CorruptionMetric([cfg for cfg in WRAPPED
+                              if cfg['type'] == metric]), samples[:4])
+    assert str(error.value) == non_finite_error(metric, 1, 4, field)

@@ -1,5 +1,6 @@
 """EnsembleDiversityMetric in an mmengine Evaluator, against hand values."""
 import logging
+import math
 from unittest import mock
 
 import pytest
@@ -121,3 +122,32 @@ def test_user_mistakes(head_logits, make_samples):
     del sample['pred_score']
     with pytest.raises(KeyError, match='pred_score'):
         EnsembleDiversityMetric().process(None, [sample])
+
+
+@pytest.mark.parametrize('value', [math.nan, math.inf, -math.inf])
+@pytest.mark.parametrize('field', ['pred_score', 'head_logits'])
+def test_non_finite_input_raises(head_logits, head_labels, make_samples,
+                                 spoil, non_finite_error, field, value):
+    samples = make_samples(head_labels, head_logits)
+    spoil(samples, [1, 3, 5], field, value)
+    evaluator = Evaluator([EnsembleDiversityMetric()])
+    evaluator.process(samples[:2])
+    evaluator.process(samples[2:])
+    with pytest.raises(ValueError) as error:
+        evaluator.evaluate(6)
+    assert str(error.value) == non_finite_error('EnsembleDiversityMetric', 3,
+                                                6, field)
+
+
+def test_non_finite_pred_label_raises(head_logits, head_labels,
+                                      make_samples, non_finite_error):
+    # read when there is no pred_score
+    samples = [s.to_dict() for s in make_samples(head_labels, head_logits)]
+    for sample, label in zip(samples, head_labels):
+        sample['pred_label'] = torch.tensor([float(label)])
+        del sample['pred_score']
+    samples[4]['pred_label'] = torch.tensor([math.nan])
+    with pytest.raises(ValueError) as error:
+        _evaluate(EnsembleDiversityMetric(), samples)
+    assert str(error.value) == non_finite_error('EnsembleDiversityMetric', 1,
+                                                6, 'pred_label')

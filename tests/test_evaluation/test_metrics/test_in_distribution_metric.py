@@ -1,4 +1,6 @@
 """InDistributionMetric: the wrapped metric's numbers on the ID samples."""
+import math
+
 import pytest
 import torch
 from mmengine.evaluator import BaseMetric, Evaluator
@@ -166,3 +168,54 @@ def test_bad_wrapped_metrics(make_samples, head_logits, head_labels):
             None, [s.to_dict() for s in samples[:4]])
     with pytest.raises(TypeError, match='`metric`.*got str'):
         InDistributionMetric('Accuracy')
+
+
+def test_non_finite_input_of_the_wrapped_metric(make_samples, head_logits,
+                                                head_labels, spoil,
+                                                non_finite_error):
+    samples = _mixed(make_samples, head_logits, head_labels)
+    ref = _run([InDistributionMetric(dict(type='CalibrationMetric'))],
+               samples)
+    # an OOD sample's ensemble_logits are not read
+    spoil(samples, [1, 9], 'ensemble_logits', math.nan)
+    assert _run([InDistributionMetric(dict(type='CalibrationMetric'))],
+                samples) == ref
+    # in-distribution samples 0 and 7, in two batches: counted among the 6
+    # in-distribution ones
+    spoil(samples, [0, 7], 'ensemble_logits', math.inf)
+    with pytest.raises(ValueError) as error:
+        _run([InDistributionMetric(dict(type='CalibrationMetric'))],
+             samples)
+    assert str(error.value) == non_finite_error('CalibrationMetric', 2, 6,
+                                                'ensemble_logits')
+
+
+def test_two_ranks_count_all_non_finite_samples(make_samples, head_logits,
+                                                head_labels, spoil,
+                                                non_finite_error):
+    # samples 2 (rank 0) and 3 (rank 1), both in-distribution
+    samples = _mixed(make_samples, head_logits, head_labels)[:9]
+    spoil(samples, [2, 3], 'pred_score', -math.inf)
+    with pytest.raises(ValueError) as error:
+        _two_ranks(
+            dict(type='InDistributionMetric',
+                 metric=dict(type='SelectivePredictionMetric')), samples)
+    assert str(error.value) == non_finite_error('SelectivePredictionMetric',
+                                                2, 6, 'pred_score')
+    with pytest.raises(ValueError) as error:
+        _two_ranks(dict(type='OODMetric'), samples)
+    assert str(error.value) == non_finite_error('OODMetric', 2, 9,
+                                                'pred_score')
+
+
+def test_no_in_distribution_sample(make_samples, head_logits, head_labels):
+    samples = [
+        s for s in _mixed(make_samples, head_logits, head_labels) if s.is_ood
+    ]
+    with pytest.raises(ValueError) as error:
+        _run([InDistributionMetric(dict(type='CalibrationMetric'))],
+             samples, batch_size=3)
+    assert str(error.value) == (
+        'InDistributionMetric(CalibrationMetric): none of the 4 samples is '
+        'in-distribution (is_ood False); check '
+        '`test_dataloader.dataset.in_dist`')

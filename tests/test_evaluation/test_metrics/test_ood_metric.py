@@ -1,6 +1,7 @@
 """OODMetric against hand values, scikit-learn and independent scores."""
 import itertools
 import logging
+import math
 from unittest import mock
 
 import pytest
@@ -196,3 +197,39 @@ def test_user_mistakes(make_samples, head_logits):
     del sample['pred_score']
     with pytest.raises(KeyError, match='pred_score'):
         OODMetric().process(None, [sample])
+
+
+def _random_heads(num=12):
+    """``num`` samples, the second half OOD, with 3 heads of 4 classes."""
+    head_logits = torch.randn(
+        num, 3, 4, generator=torch.Generator().manual_seed(0))
+    return torch.arange(num) >= num // 2, head_logits
+
+
+@pytest.mark.parametrize('value', [math.nan, math.inf, -math.inf])
+@pytest.mark.parametrize('field', ['pred_score', 'head_logits'])
+def test_non_finite_input_raises(make_samples, spoil, non_finite_error,
+                                 field, value):
+    is_ood, head_logits = _random_heads()
+    samples = _samples(make_samples, is_ood, head_logits)
+    spoil(samples, [2, 9], field, value)
+    evaluator = Evaluator([OODMetric()])
+    for start in range(0, 12, 5):
+        evaluator.process(samples[start:start + 5])
+    with pytest.raises(ValueError) as error:
+        evaluator.evaluate(12)
+    assert str(error.value) == non_finite_error('OODMetric', 2, 12, field)
+
+
+def test_non_finite_in_both_fields(make_samples, spoil):
+    # also with only max_prob asked for: every field read is checked
+    is_ood, head_logits = _random_heads()
+    samples = _samples(make_samples, is_ood, head_logits)
+    spoil(samples, [0, 7, 11], 'pred_score', math.nan)
+    spoil(samples, [7], 'head_logits', math.inf)
+    with pytest.raises(ValueError) as error:
+        _evaluate(OODMetric(scores='max_prob'), samples)
+    assert str(error.value) == (
+        'OODMetric: NaN or inf in `head_logits` of 1 of 12 samples, '
+        '`pred_score` of 3 of 12 samples; no metric is computed from them: '
+        'check the model/checkpoint (a diverged training?)')

@@ -144,3 +144,17 @@ def test_user_mistakes(make_samples):
     del sample['pred_score']
     with pytest.raises(KeyError, match='pred_score'):
         SelectivePredictionMetric().process(None, [sample])
+
+
+@pytest.mark.parametrize('value', [math.nan, math.inf, -math.inf])
+def test_non_finite_pred_score_raises(make_samples, spoil, non_finite_error,
+                                      value):
+    samples = make_samples(LABELS, probs=PROBS)
+    spoil(samples, [0, 5], 'pred_score', value)
+    evaluator = Evaluator([SelectivePredictionMetric()])
+    evaluator.process(samples[:3])
+    evaluator.process(samples[3:])
+    with pytest.raises(ValueError) as error:
+        evaluator.evaluate(6)
+    assert str(error.value) == non_finite_error('SelectivePredictionMetric',
+                                                2, 6, 'pred_score')
