@@ -14,7 +14,13 @@ from mmengine.evaluator import DumpResults
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from mmmixmo.engine import check_hook_args
 from mmmixmo.utils import setup_cpu_distributed, teardown_distributed
+
+#: refuses a checkpoint that does not fit the model
+STRICT_LOAD = dict(
+    type='mmpretrain.StrictLoadHook',
+    hint='--partial-load loads only the keys that fit')
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -26,6 +32,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--out', help='file to dump the results to')
     parser.add_argument('--out-item', choices=['metrics', 'pred'],
                         help='what --out holds (default: the predictions)')
+    parser.add_argument(
+        '--partial-load', action='store_true',
+        help='load only the checkpoint keys that fit the model, with a '
+        'warning (default: refuse a checkpoint that does not fit)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config keys, e.g. test_cfg.fp16=True')
     parser.add_argument('--show-dir', help='save the visualizations here')
@@ -85,6 +95,7 @@ def build_config(args: argparse.Namespace) -> Config:
     """The config with ``--cfg-options`` merged first, then the flags."""
     cfg = Config.fromfile(args.config)
     cfg.merge_from_dict(args.cfg_options or {})
+    check_hook_args(cfg)
     cfg.launcher = args.launcher
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
@@ -92,6 +103,8 @@ def build_config(args: argparse.Namespace) -> Config:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
+    if not args.partial_load:
+        cfg.custom_hooks = [*cfg.get('custom_hooks', []), STRICT_LOAD]
     if args.amp:
         cfg.test_cfg.fp16 = True
     if args.show or args.show_dir is not None:

@@ -10,7 +10,11 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from mmmixmo.engine import check_hook_args
 from mmmixmo.utils import setup_cpu_distributed, teardown_distributed
+
+#: refuses a checkpoint that does not fit the model
+STRICT_LOAD = dict(type='mmpretrain.StrictLoadHook')
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -42,6 +46,7 @@ def build_config(args: argparse.Namespace) -> Config:
     """The config with ``--cfg-options`` merged first, then the flags."""
     cfg = Config.fromfile(args.config)
     cfg.merge_from_dict(args.cfg_options or {})
+    check_hook_args(cfg)
     cfg.launcher = args.launcher
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
@@ -56,6 +61,7 @@ def build_config(args: argparse.Namespace) -> Config:
     if args.resume is not None:
         cfg.resume = True
         cfg.load_from = None if args.resume == 'auto' else args.resume
+        cfg.custom_hooks = [*cfg.get('custom_hooks', []), STRICT_LOAD]
     if args.auto_scale_lr:
         if (cfg.get('auto_scale_lr') or {}).get('base_batch_size') is None:
             raise ValueError('--auto-scale-lr needs '

@@ -2,4 +2,12 @@
 _base_ = ['mmpretrain::_base_/default_runtime.py']
 
 custom_imports = dict(imports=['mmmixmo'], allow_failed_imports=False)
+default_hooks = dict(
+    # checkpoints record the channel order of the training images (prediction
+    # on image files applies it)
+    channel_order=dict(type='ChannelOrderHook'),
+    # generators reseeded from (seed, epoch) before every epoch, the sampler
+    # seed in the checkpoints, rank 0's BN statistics on every rank: a run
+    # resumed from an epoch's checkpoint continues bit-identically
+    exact_resume=dict(type='ExactResumeHook'))
 randomness = dict(diff_rank_seed=True)

@@ -9,6 +9,9 @@ _base_ = [
 model = dict(
     backbone=dict(depth=16, widen_factor=1), head=dict(in_channels=64))
 
+# a checkpoint per epoch, the last 3 kept: a killed run resumes (--resume)
+# from its last epoch, bit-identical to an uninterrupted run
 default_hooks = dict(
-    logger=dict(interval=10), checkpoint=dict(interval=-1, save_last=True))
+    logger=dict(interval=10),
+    checkpoint=dict(interval=1, max_keep_ckpts=3, save_last=True))
 randomness = dict(seed=0)

@@ -1,5 +1,8 @@
-"""Compatibility fixes for the tested stack (checkpoint loading, CPU DDP)."""
-from .checkpoint_loading import (history_buffer_getattr,
+"""Checkpoint loading (torch >= 2.6, exact fit) and CPU DDP for the stack."""
+from .checkpoint_loading import (CheckpointMismatchError,
+                                 history_buffer_getattr,
+                                 load_checkpoint_checked,
+                                 load_state_dict_checked,
                                  mmengine_checkpoint_globals,
                                  patch_local_checkpoint_loader)
 from .cpu_distributed import (CPU_DDP_TYPE, CPUDistributedDataParallel,
@@ -8,7 +11,9 @@ from .cpu_distributed import (CPU_DDP_TYPE, CPUDistributedDataParallel,
 patch_local_checkpoint_loader()
 
 __all__ = [
-    'CPU_DDP_TYPE', 'CPUDistributedDataParallel', 'history_buffer_getattr',
-    'mmengine_checkpoint_globals', 'patch_local_checkpoint_loader',
-    'setup_cpu_distributed', 'teardown_distributed'
+    'CPU_DDP_TYPE', 'CPUDistributedDataParallel', 'CheckpointMismatchError',
+    'history_buffer_getattr', 'load_checkpoint_checked',
+    'load_state_dict_checked', 'mmengine_checkpoint_globals',
+    'patch_local_checkpoint_loader', 'setup_cpu_distributed',
+    'teardown_distributed'
 ]

@@ -1,4 +1,5 @@
-"""Load mmengine's own checkpoints with torch >= 2.6.
+"""Load checkpoints: mmengine's own files with torch >= 2.6, and only into a
+model they fit.
 
 torch 2.6 made ``torch.load`` default to ``weights_only=True``; mmengine 0.10.7
 calls it without ``weights_only``, and its checkpoints hold the runner's
@@ -6,16 +7,24 @@ message hub (``HistoryBuffer`` objects with numpy arrays and the buffer's
 statistics methods), so ``--resume``, ``load_from`` and ``tools/test.py``
 fail on them. The fix keeps the safe unpickler and allowlists exactly these
 globals while mmengine loads a local file; any other global still fails.
+
+mmengine loads a checkpoint that does not fit its model with a warning and
+goes on (randomly initialised layers, a plausible but wrong result):
+:func:`load_checkpoint_checked` refuses it instead.
 """
 import functools
 import inspect
+import logging
 import pickle
-from typing import Any, Callable, List, Tuple
+import re
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
-from mmengine.logging import HistoryBuffer
+from mmengine.logging import HistoryBuffer, print_log
+from mmengine.model import BaseTTAModel, is_model_wrapper
 from mmengine.runner import CheckpointLoader
+from torch import nn
 
 try:  # numpy >= 2
     from numpy._core import multiarray
@@ -79,3 +88,114 @@ def patch_local_checkpoint_loader() -> bool:
     load_from_local._mmmixmo_patched = True
     CheckpointLoader.register_scheme('', load_from_local, force=True)
     return True
+
+
+class CheckpointMismatchError(RuntimeError):
+    """Weights that do not fit the model they are loaded into."""
+
+
+_SIZE_MISMATCH = re.compile(r'size mismatch for (\S+): copying a param with '
+                            r'shape torch\.Size\((.*?)\) from checkpoint, '
+                            r'the shape in current model is '
+                            r'torch\.Size\((.*?)\)')
+
+
+def load_state_dict_checked(model: nn.Module,
+                            state_dict: Dict[str, torch.Tensor],
+                            source: str,
+                            partial: bool = False,
+                            hint: Optional[str] = None) -> None:
+    """Load weights into ``model``, refusing them unless they fit exactly.
+
+    A ``module.`` prefix (a DDP model's keys) is dropped, as mmengine does.
+    The model's own load hooks run as in ``load_state_dict`` (they may
+    convert the keys). Missing keys (except BatchNorm's
+    ``num_batches_tracked``, absent from old checkpoints), unexpected keys and
+    keys of another shape are mismatches.
+
+    Args:
+        model (nn.Module): The model (or its DDP or test-time augmentation
+            wrapper).
+        state_dict (dict[str, Tensor]): The weights.
+        source (str): Where they come from and go to, for the message, e.g.
+            ``"checkpoint 'a.pth' into the model of 'b.py'"``.
+        partial (bool): Load the keys that fit, log the others as a warning,
+            instead of raising. Defaults to False.
+        hint (str, optional): The end of the error message, e.g. how to ask
+            for a partial load where the caller offers one.
+
+    Raises:
+        CheckpointMismatchError: On a mismatch, naming ``source`` and up to
+            three keys of each kind.
+    """
+    if is_model_wrapper(model) or isinstance(model, BaseTTAModel):
+        model = model.module
+    found = {}
+    handle = model.register_load_state_dict_post_hook(
+        lambda module, keys: found.update(
+            missing=list(keys.missing_keys),
+            unexpected=list(keys.unexpected_keys)))
+    shapes = []
+    try:
+        model.load_state_dict(
+            {re.sub(r'^module\.', '', k): v
+             for k, v in state_dict.items()},
+            strict=False)
+    except RuntimeError as error:
+        shapes = [
+            f'{m[1]}: {m[2]} in the checkpoint, {m[3]} in the model'
+            for m in _SIZE_MISMATCH.finditer(str(error))
+        ]
+        if not shapes:
+            raise
+    finally:
+        handle.remove()
+    kinds = [
+        ('missing', [
+            k for k in found['missing']
+            if not k.endswith('num_batches_tracked')
+        ]), ('unexpected', found['unexpected']), ('mis-shaped', shapes)
+    ]
+    parts = [
+        f'{len(keys)} {kind} key{"s" * (len(keys) > 1)} '
+        f'({"; ".join(keys[:3])}{", ..." * (len(keys) > 3)})'
+        for kind, keys in kinds if keys
+    ]
+    if not parts:
+        return
+    message = f'{source} does not fit: {", ".join(parts)}'
+    if partial:
+        print_log(f'{message}; partial load: only the keys that fit were '
+                  'loaded', logger='current', level=logging.WARNING)
+        return
+    raise CheckpointMismatchError(
+        f'{message}. Use the config the checkpoint was trained with (and the '
+        'same --cfg-options)' + (f'; {hint}' if hint else ''))
+
+
+def load_checkpoint_checked(model: nn.Module,
+                            filename: str,
+                            config: str,
+                            partial: bool = False,
+                            hint: Optional[str] = None,
+                            map_location: str = 'cpu') -> dict:
+    """Load an mmengine checkpoint (or a bare state dict) file into
+    ``model``, refusing it unless it fits exactly.
+
+    Args:
+        model (nn.Module): The model built from ``config``.
+        filename (str): The checkpoint.
+        config (str): The config the model was built from, for the message.
+        partial (bool): See :func:`load_state_dict_checked`.
+        hint (str, optional): See :func:`load_state_dict_checked`.
+        map_location (str): As in ``torch.load``. Defaults to ``'cpu'``.
+
+    Returns:
+        dict: The loaded checkpoint (``meta``, ``state_dict``, ...).
+    """
+    checkpoint = CheckpointLoader.load_checkpoint(filename, map_location)
+    load_state_dict_checked(
+        model, checkpoint.get('state_dict', checkpoint),
+        f'checkpoint {filename!r} into the model of {config!r}', partial,
+        hint)
+    return checkpoint

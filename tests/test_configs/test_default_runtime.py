@@ -25,6 +25,8 @@ def test_default_runtime_inherits_mmpretrain():
     # ... plus ours.
     assert cfg.custom_imports == dict(
         imports=['mmmixmo'], allow_failed_imports=False)
+    assert cfg.default_hooks.channel_order == dict(type='ChannelOrderHook')
+    assert cfg.default_hooks.exact_resume == dict(type='ExactResumeHook')
     assert cfg.randomness == dict(
         seed=None, deterministic=False, diff_rank_seed=True)
 
@@ -85,3 +87,22 @@ def test_tiny_test_config_merges_mmpretrain_bases():
     ]
     assert cfg.train_cfg == dict(by_epoch=True, max_epochs=2, val_interval=1)
     assert cfg.default_hooks.logger.interval == 1
+
+
+def test_quickstart_resumes_from_every_epoch():
+    """A default hook (a dict merge), not a custom one: configs that set
+    ``custom_hooks`` keep it; the quickstart saves every epoch."""
+    cfg = Config.fromfile(
+        osp.join(REPO_ROOT, 'configs', 'quickstart',
+                 'cut-mixmo_wrn16-1_1xb64-b2_digits.py'))
+    assert cfg.custom_hooks == [
+        dict(type='MixingProbHook', decay_fraction=1 / 12)
+    ]
+    assert cfg.default_hooks.exact_resume == dict(type='ExactResumeHook')
+    assert cfg.default_hooks.channel_order == dict(type='ChannelOrderHook')
+    assert cfg.default_hooks.checkpoint == dict(
+        type='CheckpointHook',
+        interval=1,
+        max_keep_ckpts=3,
+        save_last=True,
+        _scope_='mmpretrain')

@@ -54,8 +54,9 @@ def _env() -> Dict[str, str]:
     return env
 
 
-def _run(args: List[str], cwd: str, **env) -> str:
-    """Run a command, fail with its output unless it exits 0; return stdout."""
+def _run(args: List[str], cwd: str, fails: bool = False, **env) -> str:
+    """Run a command, fail with its output unless it exits 0 (non-zero with
+    ``fails``); return its stdout and stderr."""
     start = time.time()
     proc = subprocess.run(
         args,
@@ -66,7 +67,7 @@ def _run(args: List[str], cwd: str, **env) -> str:
         text=True,
         timeout=TIMEOUT)
     print(f'{" ".join(args[:3])} ...: {time.time() - start:.1f} s')
-    assert proc.returncode == 0, (
+    assert (proc.returncode != 0) == fails, (
         f'{args} exited with {proc.returncode}:\n{proc.stdout[-6000:]}')
     return proc.stdout
 
@@ -151,6 +152,8 @@ def test_train_writes_checkpoints_and_validates(trained):
         ckpt = _load(osp.join(work_dir, f'epoch_{epoch}.pth'))
         assert ckpt['meta']['epoch'] == epoch
         assert ckpt['meta']['iter'] == epoch * ITERS_PER_EPOCH
+        # CIFAR's arrays are RGB (ChannelOrderHook)
+        assert ckpt['meta']['channel_order'] == 'rgb'
     with open(osp.join(work_dir, 'last_checkpoint')) as f:
         assert f.read().strip() == osp.join(work_dir, 'epoch_2.pth')
 
@@ -207,6 +210,37 @@ def test_resume_finishes_an_interrupted_run(trained, tmp_path,
     assert [r['step'] for r in records if 'accuracy/top1' in r] == [2]
 
 
+def test_resume_refuses_a_checkpoint_of_another_model(
+        trained, tmp_path, fake_cifar10_root):
+    work_dir = str(tmp_path / 'work_dir')
+    shutil.copytree(trained['work_dir'], work_dir)
+    output = _run([
+        sys.executable,
+        osp.join(TOOLS, 'train.py'), CONFIG, '--work-dir', work_dir,
+        '--resume', '--cfg-options', 'model.num_members=3',
+        *_data_options(fake_cifar10_root)
+    ], str(tmp_path), fails=True)
+    assert 'CheckpointMismatchError: checkpoint ' in output
+    assert f"into the model of '{CONFIG}' does not fit: 1 missing key " \
+        '(encoders.convs.2.weight), 2 mis-shaped keys (head.fc.weight: ' \
+        '[20, 64] in the checkpoint, [30, 64] in the model' in output
+    assert 'Epoch(train)' not in output
+
+
+def test_a_hook_typo_fails_before_training(tmp_path, fake_cifar10_root):
+    output = _run([
+        sys.executable,
+        osp.join(TOOLS, 'train.py'), CONFIG, '--work-dir',
+        str(tmp_path / 'work_dir'), '--cfg-options',
+        'default_hooks.checkpoint.intervall=1',
+        *_data_options(fake_cifar10_root)
+    ], str(tmp_path), fails=True)
+    assert 'ValueError: default_hooks.checkpoint.intervall: CheckpointHook ' \
+        "takes no argument 'intervall' (did you mean 'interval'?)" in output
+    assert 'Epoch(train)' not in output
+    assert not osp.exists(str(tmp_path / 'work_dir'))
+
+
 def _predict(ckpt: str, data_root: str) -> List:
     """Predictions of the checkpoint on the test split, computed here."""
     cfg = Config.fromfile(CONFIG)
@@ -254,6 +288,30 @@ def test_test_prints_metrics_of_the_checkpoint(trained, tmp_path,
         torch.testing.assert_close(got['pred_score'], want.pred_score)
     correct = sum(int(d['pred_label'] == d['gt_label']) for d in dumped)
     assert accuracy == pytest.approx(100 * correct / 32)
+
+
+def test_test_refuses_a_checkpoint_of_another_config(
+        trained, tmp_path, fake_cifar10_root):
+    ckpt = osp.join(trained['work_dir'], 'epoch_2.pth')
+    args = [
+        sys.executable,
+        osp.join(TOOLS, 'test.py'), CONFIG, ckpt, '--work-dir',
+        str(tmp_path / 'work_dir'), '--cfg-options', 'model.num_members=3',
+        *_data_options(fake_cifar10_root)
+    ]
+    output = _run(args, str(tmp_path), fails=True)
+    assert f"CheckpointMismatchError: checkpoint '{ckpt}' into the model " \
+        f"of '{CONFIG}' does not fit: 1 missing key (encoders.convs.2." \
+        'weight), 2 mis-shaped keys (head.fc.weight: [20, 64] in the ' \
+        'checkpoint, [30, 64] in the model; head.fc.bias: [20] in the ' \
+        'checkpoint, [30] in the model). Use the config the checkpoint was ' \
+        'trained with (and the same --cfg-options); --partial-load loads ' \
+        'only the keys that fit' in output
+    assert 'Epoch(test)' not in output
+    # asked for: the keys that fit, a warning, the metrics
+    output = _run(args + ['--partial-load'], str(tmp_path))
+    assert 'The model and loaded state dict do not match exactly' in output
+    assert 0 <= _metric(output, r'Epoch\(test\)') <= 100
 
 
 def test_test_with_tta_scores_the_merged_prediction(trained, tmp_path,

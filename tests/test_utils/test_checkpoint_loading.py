@@ -10,7 +10,8 @@ from mmengine.runner import checkpoint as mmengine_checkpoint
 from mmengine.utils import digit_version
 from torch import nn
 
-from mmmixmo.utils import (history_buffer_getattr,
+from mmmixmo.utils import (CheckpointMismatchError, history_buffer_getattr,
+                           load_checkpoint_checked, load_state_dict_checked,
                            mmengine_checkpoint_globals,
                            patch_local_checkpoint_loader)
 
@@ -135,3 +136,60 @@ def test_patch_is_idempotent():
     # It wraps mmengine's own loader and keeps its name for the log message.
     assert loader.__wrapped__ is mmengine_checkpoint.load_from_local
     assert loader.__name__ == 'load_from_local'
+
+
+def _net() -> nn.Module:
+    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4),
+                         nn.Flatten(), nn.Linear(4, 2))
+
+
+def test_checked_load_takes_a_fitting_state_dict():
+    source, target = _net(), _net()
+    weights = {'module.' + k: v for k, v in source.state_dict().items()}
+    del weights['module.1.num_batches_tracked']  # old checkpoints lack it
+    load_state_dict_checked(target, weights, 'src')
+    for key, value in source.state_dict().items():
+        assert torch.equal(target.state_dict()[key], value), key
+
+
+def test_checked_load_names_every_kind_of_mismatch():
+    target = _net()
+    before = {k: v.clone() for k, v in target.state_dict().items()}
+    weights = dict(_net().state_dict())
+    weights['3.weight'] = torch.zeros(5, 4)  # mis-shaped
+    for key in ('0.bias', '1.weight', '1.bias', '1.running_mean'):
+        del weights[key]  # 4 missing: 3 named, then '...'
+    weights['extra.weight'] = torch.zeros(1)  # unexpected
+    with pytest.raises(CheckpointMismatchError) as error:
+        load_state_dict_checked(target, weights, "checkpoint 'a.pth' into b")
+    assert str(error.value) == (
+        "checkpoint 'a.pth' into b does not fit: 4 missing keys (0.bias; "
+        '1.weight; 1.bias, ...), 1 unexpected key (extra.weight), 1 '
+        'mis-shaped key (3.weight: [5, 4] in the checkpoint, [2, 4] in the '
+        'model). Use the config the checkpoint was trained with (and the '
+        'same --cfg-options)')
+    with pytest.raises(CheckpointMismatchError, match=r'options\); HINT$'):
+        load_state_dict_checked(target, weights, 'src', hint='HINT')
+    # asked for: the keys that fit are loaded, the others stay
+    load_state_dict_checked(target, weights, 'src', partial=True)
+    assert torch.equal(target.state_dict()['0.weight'], weights['0.weight'])
+    for key in ('0.bias', '1.weight', '3.weight'):
+        assert torch.equal(target.state_dict()[key], before[key]), key
+
+
+def test_checked_load_runs_the_model_load_hooks(tmp_path):
+    """A module's load pre-hook may rename keys: the check sees the result."""
+    target = _net()
+    target.register_load_state_dict_pre_hook(
+        lambda module, state_dict, prefix, *args: state_dict.update(
+            {'3.weight': state_dict.pop('old_name')}))
+    weights = dict(_net().state_dict())
+    weights['old_name'] = weights.pop('3.weight')
+    path = str(tmp_path / 'bare.pth')
+    torch.save(weights, path)  # a bare state dict file
+    assert load_checkpoint_checked(target, path, 'cfg.py') is not None
+    assert torch.equal(target.state_dict()['3.weight'], weights['old_name'])
+    with pytest.raises(CheckpointMismatchError,
+                       match=r"^checkpoint '.*bare\.pth' into the model of "
+                       r"'cfg\.py' does not fit: 1 missing key \(3\.weight\)"):
+        load_checkpoint_checked(_net(), path, 'cfg.py')

@@ -1,3 +1,9 @@
+from .channel_order_hook import ChannelOrderHook
+from .exact_resume_hook import ExactResumeHook, seed_generators, seed_worker
 from .mixing_prob_hook import MixingProbHook, mixing_prob_factor
+from .strict_load_hook import StrictLoadHook
 
-__all__ = ['MixingProbHook', 'mixing_prob_factor']
+__all__ = [
+    'ChannelOrderHook', 'ExactResumeHook', 'MixingProbHook',
+    'StrictLoadHook', 'mixing_prob_factor', 'seed_generators', 'seed_worker'
+]

@@ -1,0 +1,37 @@
+"""Refuse a checkpoint that does not fit the runner's model."""
+from typing import Optional
+
+from mmengine.hooks import Hook
+from mmpretrain.registry import HOOKS
+
+from ...utils.checkpoint_loading import load_state_dict_checked
+
+
+@HOOKS.register_module()
+class StrictLoadHook(Hook):
+    """Stop ``load_from`` and ``resume`` on a checkpoint that does not fit.
+
+    mmengine's runner loads checkpoints non-strictly: a checkpoint of another
+    config only logs a warning, and the run goes on with the layers that did
+    not load left as initialised. This hook checks the checkpoint against the
+    model before the runner loads it and raises
+    :class:`~mmmixmo.utils.CheckpointMismatchError` naming the config and the
+    offending keys. ``tools/test.py`` (unless ``--partial-load``) and
+    ``tools/train.py --resume`` add it.
+
+    Args:
+        hint (str, optional): The end of the error message (e.g. the tool's
+            option for a partial load). Defaults to None.
+    """
+
+    priority = 'VERY_HIGH'
+
+    def __init__(self, hint: Optional[str] = None) -> None:
+        self.hint = hint
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        name = runner._load_from or 'the latest checkpoint of the work dir'
+        load_state_dict_checked(
+            runner.model, checkpoint.get('state_dict', checkpoint),
+            f'checkpoint {name!r} into the model of {runner.cfg.filename!r}',
+            hint=self.hint)
