@@ -6,6 +6,11 @@
 INPUTS are image files, folders (searched recursively) or ``.txt`` lists of
 image paths (one a line, relative to the list's folder). An ``.onnx`` model
 (``tools/deployment/export_mixmo.py --format onnx``) runs with ONNX Runtime.
+
+Exit codes: 0 all images predicted; 1 the model was refused (a checkpoint
+that does not fit its config, an invalid .onnx file, a config without test
+pipeline or input size); 2 bad arguments; 3 some files could not be read
+(each is reported on stderr; the others are predicted and written).
 """
 import argparse
 import contextlib
@@ -16,16 +21,18 @@ import os.path as osp
 import sys
 from typing import Dict, List, Optional
 
-import mmcv
-import numpy as np
 from mmengine.utils import ProgressBar, scandir
 
+from mmmixmo.apis import load_predictor, predict_files
 from mmmixmo.evaluation.functional.uncertainty import UNCERTAINTY_SCORES
+from mmmixmo.utils import CheckpointMismatchError
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif',
                   '.tiff', '.webp')
 #: a progress bar for more images than this
 PROGRESS_MIN = 4
+#: the exit code when some files could not be read
+EXIT_UNREADABLE = 3
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -47,9 +54,15 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         'for several')
     parser.add_argument('--batch-size', type=int, default=16)
     parser.add_argument('--device', default='cpu')
+    parser.add_argument(
+        '--partial-load', action='store_true',
+        help='load only the checkpoint keys that fit the config (a warning '
+        'lists the others) instead of refusing the checkpoint')
     args = parser.parse_args(argv)
-    args.onnx = args.model.endswith('.onnx')
-    if args.onnx:
+    if args.model.endswith('.onnx'):
+        if args.partial_load:
+            parser.error('--partial-load is for a config and checkpoint, '
+                         'not an .onnx file')
         args.checkpoint = None
     elif len(args.inputs) < 2:
         parser.error('CHECKPOINT and INPUTS are required with a config MODEL '
@@ -109,57 +122,6 @@ def collect_images(inputs: List[str]) -> List[str]:
     return images
 
 
-def onnx_predictor(path: str):
-    """A function from image paths to records, with ONNX Runtime."""
-    from mmmixmo.apis import OnnxClassifier, uncertainty_record
-    classifier = OnnxClassifier(path)
-
-    def predict(paths: List[str]) -> List[dict]:
-        images = []
-        for file in paths:
-            image = mmcv.imread(file)  # BGR, like LoadImageFromFile
-            size = classifier.input_size
-            if size is not None and image.shape[:2] != tuple(size):
-                image = mmcv.imresize(image, (size[1], size[0]))
-            images.append(image.transpose(2, 0, 1))
-        outputs = classifier(np.stack(images).astype(np.float32))
-        members = outputs.get('member_logits')
-        return [
-            uncertainty_record(scores,
-                               None if members is None else members[i],
-                               classifier.classes)
-            for i, scores in enumerate(outputs['scores'])
-        ]
-
-    return predict
-
-
-def pytorch_predictor(config: str, checkpoint: str, device: str):
-    """A function from image paths to records, with the PyTorch model."""
-    from mmpretrain.utils import progress
-
-    from mmmixmo.apis import UncertaintyInferencer
-
-    # stdout is the table: the checkpoint loading message goes to stderr,
-    # and our progress bar replaces the inferencer's
-    with contextlib.redirect_stdout(sys.stderr):
-        inferencer = UncertaintyInferencer(
-            config, pretrained=checkpoint, device=device)
-
-    def predict(paths: List[str]) -> List[dict]:
-        disabled, progress.disable_progress_bar = (
-            progress.disable_progress_bar, True)
-        try:
-            results = inferencer(paths, batch_size=len(paths))
-        finally:
-            progress.disable_progress_bar = disabled
-        for result in results:
-            result.pop('pred_scores')
-        return results
-
-    return predict
-
-
 def flag(record: dict, thresholds: Dict[str, float]) -> List[str]:
     """The names of the scores above their threshold."""
     missing = [name for name in thresholds if name not in record[
@@ -214,18 +176,29 @@ def write_csv(records: List[dict], path: str) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> List[dict]:
+    """Predict, print and write; returns the records.
+
+    Raises:
+        SystemExit: 1 if the model is refused, :data:`EXIT_UNREADABLE` after
+            writing the results if some files could not be read.
+    """
     args = parse_args(argv)
-    predict = (
-        onnx_predictor(args.model) if args.onnx else pytorch_predictor(
-            args.model, args.checkpoint, args.device))
+    try:  # stdout is for the table: mmengine's log lines go to stderr
+        with contextlib.redirect_stdout(sys.stderr):
+            predictor = load_predictor(args.model, args.checkpoint,
+                                       args.device, args.partial_load)
+    except (CheckpointMismatchError, ValueError) as error:
+        raise SystemExit(str(error))  # exit code 1
     bar = (ProgressBar(len(args.images), file=sys.stderr)
            if len(args.images) > PROGRESS_MIN else None)
-    records = []
+    records, failures = [], []
     for start in range(0, len(args.images), args.batch_size):
         paths = args.images[start:start + args.batch_size]
-        for path, record in zip(paths, predict(paths)):
-            records.append(dict(file=path, **record))
-            if bar is not None:
+        predicted, failed = predict_files(predictor, paths)
+        records += predicted
+        failures += failed
+        if bar is not None:
+            for _ in paths:
                 bar.update()
     if bar is not None:
         sys.stderr.write('\n')
@@ -243,6 +216,12 @@ def main(argv: Optional[List[str]] = None) -> List[dict]:
             json.dump(records, file, indent=2)
     if args.out_csv:
         write_csv(records, args.out_csv)
+    for path, reason in failures:
+        print(f'not predicted: {path}: {reason}', file=sys.stderr)
+    if failures:
+        print(f'{len(failures)} of {len(args.images)} files could not be '
+              f'read (exit code {EXIT_UNREADABLE})', file=sys.stderr)
+        raise SystemExit(EXIT_UNREADABLE)
     return records
 
 

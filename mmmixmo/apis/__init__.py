@@ -1,4 +1,12 @@
-from .onnx_classifier import OnnxClassifier
+from .onnx_classifier import OnnxClassifier, OnnxModelError
+from .prediction_pipeline import (PredictionPipeline,
+                                  checkpoint_channel_order,
+                                  prediction_transforms)
+from .predictor import load_predictor, predict_files
 from .uncertainty_inferencer import UncertaintyInferencer, uncertainty_record
 
-__all__ = ['OnnxClassifier', 'UncertaintyInferencer', 'uncertainty_record']
+__all__ = [
+    'OnnxClassifier', 'OnnxModelError', 'PredictionPipeline',
+    'UncertaintyInferencer', 'checkpoint_channel_order', 'load_predictor',
+    'predict_files', 'prediction_transforms', 'uncertainty_record'
+]

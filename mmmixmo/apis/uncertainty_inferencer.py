@@ -1,14 +1,22 @@
-"""mmpretrain's image classification inferencer, plus members and uncertainty.
+"""mmpretrain's image classification inferencer, plus members and uncertainty,
+strict checkpoint loading and the images brought to the model's input as its
+training did.
 """
-from typing import List, Optional, Sequence, Union
+from typing import Iterator, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from mmpretrain.apis import ImageClassificationInferencer
+from mmengine.config import Config
+from mmengine.model import BaseModel
+from mmpretrain.apis import ImageClassificationInferencer, get_model
 from mmpretrain.structures import DataSample
 
 from ..evaluation.functional.uncertainty import uncertainty_scores
+from ..utils.checkpoint_loading import load_checkpoint_checked
+from .prediction_pipeline import (ImageInput, PredictionPipeline,
+                                  checkpoint_channel_order,
+                                  prediction_transforms)
 
 ArrayLike = Union[np.ndarray, torch.Tensor]
 
@@ -59,13 +67,39 @@ def uncertainty_record(scores: ArrayLike,
 
 
 class UncertaintyInferencer(ImageClassificationInferencer):
-    """:class:`ImageClassificationInferencer` with the members' predictions.
+    """:class:`ImageClassificationInferencer` with the members' predictions,
+    strict checkpoint loading and training's view of the images.
 
-    Same arguments and results; every result dict also has
-    ``member_labels``, ``member_classes`` (when the classes are known) and
-    ``uncertainty`` (see :func:`uncertainty_record`). The members are the
-    ``head_logits`` ``(M, K)`` that MixMo models and deep ensembles write;
-    a single network's results have ``uncertainty`` only.
+    Same arguments and results as mmpretrain's, with these differences:
+
+    - Every result dict also has ``member_labels``, ``member_classes`` (when
+      the classes are known) and ``uncertainty`` (see
+      :func:`uncertainty_record`). The members are the ``head_logits``
+      ``(M, K)`` that MixMo models and deep ensembles write; a single
+      network's results have ``uncertainty`` only.
+    - A checkpoint that does not fit the config exactly raises
+      :class:`~mmmixmo.utils.CheckpointMismatchError` (mmpretrain warns and
+      predicts with the layers that did not load left random), unless
+      ``partial_load=True``. ``pretrained=True`` without a checkpoint to
+      find raises too (mmpretrain warns and predicts with random weights).
+    - Images go through :class:`PredictionPipeline`: files are decoded and
+      converted to the channel order of the training images (the
+      checkpoint's ``meta['channel_order']``, else the config's pipelines),
+      arrays are taken as already in it; then a resize to the model's input
+      size if the test pipeline sets none, then the test pipeline. Images of
+      any size batch together.
+
+    Args:
+        model (BaseModel | str | Config): As mmpretrain's.
+        pretrained (bool | str): The checkpoint; True: the config's
+            ``load_from`` or the named model's weights; False: no loading.
+            Defaults to True.
+        device (str | torch.device, optional): As mmpretrain's.
+        classes (Sequence[str], optional): As mmpretrain's.
+        partial_load (bool): Load only the checkpoint's keys that fit the
+            model, with a warning, instead of raising. Defaults to False.
+        **kwargs: As mmpretrain's: ``device_map``, ``offload_folder``, and
+            model config keys.
 
     Example:
         >>> from mmmixmo.apis import UncertaintyInferencer
@@ -77,6 +111,80 @@ class UncertaintyInferencer(ImageClassificationInferencer):
         {'max_prob': ..., 'entropy': ..., 'mutual_information': ...,
          'disagreement': ...}
     """
+
+    def __init__(self,
+                 model: Union[BaseModel, str, Config],
+                 pretrained: Union[bool, str] = True,
+                 device: Union[str, torch.device, None] = None,
+                 classes: Optional[Sequence[str]] = None,
+                 partial_load: bool = False,
+                 **kwargs) -> None:
+        dispatch = {
+            key: kwargs.pop(key)
+            for key in ('device_map', 'offload_folder') if key in kwargs
+        }
+        if not isinstance(model, BaseModel):
+            model = get_model(model, pretrained=False, **kwargs)
+            if pretrained is True:
+                pretrained = model._config.get('load_from') or getattr(
+                    model._metainfo, 'weights', None)
+                if not pretrained:
+                    raise ValueError(
+                        'pretrained=True: no checkpoint to load (the config '
+                        'has no load_from); pass pretrained=CHECKPOINT, or '
+                        'pretrained=False for the initial weights')
+        meta, source = None, None
+        if isinstance(pretrained, str):
+            config = model._config.filename or 'the given config'
+            meta = load_checkpoint_checked(
+                model, pretrained, config, partial=partial_load,
+                hint='partial_load=True (tools/predict.py: --partial-load) '
+                'loads only the keys that fit').get('meta') or {}
+            source = f'checkpoint {pretrained!r}'
+            if 'dataset_meta' in meta:  # mmpretrain 1.x
+                model._dataset_meta = meta['dataset_meta']
+            elif 'CLASSES' in meta:  # mmcls 0.x
+                model._dataset_meta = dict(classes=meta['CLASSES'])
+        elif partial_load:
+            raise ValueError('partial_load=True needs a checkpoint '
+                             '(pretrained=CHECKPOINT)')
+        self.channel_order = checkpoint_channel_order(meta, model._config,
+                                                      source)
+        super().__init__(
+            model, pretrained=False, device=device, classes=classes,
+            **dispatch)
+
+    def _init_pipeline(self, cfg: Config) -> PredictionPipeline:
+        """The :class:`PredictionPipeline` of ``cfg`` in the model's channel
+        order."""
+        return PredictionPipeline(
+            prediction_transforms(cfg), self.channel_order)
+
+    def preprocess(self,
+                   inputs: List[ImageInput],
+                   batch_size: int = 1) -> Iterator[dict]:
+        """Batches ``dict(inputs=(B, 3, H, W) tensor)`` of the inputs
+        through ``pipeline``; an unreadable file raises, naming it."""
+        chunks = self._get_chunk_data(map(self.pipeline, inputs), batch_size)
+        for chunk in chunks:
+            yield dict(
+                inputs=torch.from_numpy(PredictionPipeline.stack(chunk)))
+
+    def predict_arrays(self, images: np.ndarray) -> List[dict]:
+        """:func:`uncertainty_record` of each image of a batch.
+
+        Args:
+            images (np.ndarray): ``(B, 3, H, W)``, as ``pipeline`` gives
+                them.
+
+        Returns:
+            list[dict]: B records (the results without ``pred_scores``).
+        """
+        results = self.postprocess(
+            self.forward(dict(inputs=torch.from_numpy(images))), None)
+        for result in results:
+            del result['pred_scores']
+        return results
 
     def postprocess(self,
                     preds: List[DataSample],

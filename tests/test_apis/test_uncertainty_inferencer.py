@@ -1,10 +1,12 @@
 """UncertaintyInferencer and uncertainty_record on a tiny MixMo.
 
 The quickstart models with a WRN-10-1 backbone (M = 2, K = 10), random BN
-statistics and heads, saved with class names.
+statistics and heads, saved with class names (and no channel order: they
+take RGB images, as the digits' arrays).
 """
 import math
 import os.path as osp
+import re
 
 import mmcv
 import numpy as np
@@ -19,6 +21,7 @@ from mmpretrain.structures import DataSample
 
 from mmmixmo.apis import UncertaintyInferencer, uncertainty_record
 from mmmixmo.evaluation.functional.uncertainty import uncertainty_scores
+from mmmixmo.utils import CheckpointMismatchError, checkpoint_loading
 from tests.conftest import REPO_ROOT
 from tests.utils.models import randomize_weights
 
@@ -26,19 +29,29 @@ QUICKSTART = osp.join(REPO_ROOT, 'configs', 'quickstart')
 CLASSES = [f'digit{i}' for i in range(10)]
 
 
-def make_tiny_model(root: str, mixmo: bool = True) -> dict:
-    """A WRN-10-1 quickstart config and random checkpoint in ``root``.
+def make_tiny_model(root: str, mixmo: bool = True,
+                    ensemble: bool = False) -> dict:
+    """A WRN-10-1 quickstart config and random checkpoint in ``root``: a
+    MixMo, a single network, or (``ensemble``, after the single network) a
+    deep ensemble of 2 single networks, as in configs/ensembles.
 
     Returns:
         dict: ``config``, ``checkpoint`` (paths) and ``model`` (eval mode).
     """
     base = ('cut-mixmo_wrn16-1_1xb64-b2_digits.py'
             if mixmo else 'vanilla_wrn16-1_1xb64_digits.py')
-    name = 'tiny_mixmo' if mixmo else 'tiny_vanilla'
+    name = ('tiny_ensemble' if ensemble else
+            'tiny_mixmo' if mixmo else 'tiny_vanilla')
     config = osp.join(root, f'{name}.py')
     with open(config, 'w') as file:
-        file.write(f'_base_ = [{osp.join(QUICKSTART, base)!r}]\n'
-                   'model = dict(backbone=dict(depth=10))\n')
+        if ensemble:
+            file.write(f"_base_ = [{osp.join(root, 'tiny_vanilla.py')!r}]\n"
+                       "model = dict(_delete_=True, type='EnsembleClassifier',"
+                       ' member={{_base_.model}}, num_members=2, '
+                       "average='probs')\n")
+        else:
+            file.write(f'_base_ = [{osp.join(QUICKSTART, base)!r}]\n'
+                       'model = dict(backbone=dict(depth=10))\n')
     torch.manual_seed(0)
     init_default_scope('mmpretrain')
     cfg = Config.fromfile(config)
@@ -66,10 +79,13 @@ def write_images(folder: str, names, size=(32, 32), seed: int = 0) -> list:
     return paths
 
 
-def reference(model, paths):
-    """The model's predict on the decoded (BGR) files, and its scores."""
+def reference(model, paths, order='rgb', size=(32, 32)):
+    """The model's predict on the files decoded, in ``order``, resized to
+    ``size`` (bilinear), and its scores."""
     raw = torch.stack([
-        torch.from_numpy(mmcv.imread(p)).permute(2, 0, 1) for p in paths
+        torch.from_numpy(
+            mmcv.imresize(mmcv.imread(p, channel_order=order),
+                          size[::-1])).permute(2, 0, 1) for p in paths
     ])
     with torch.no_grad():
         samples = model.test_step(dict(inputs=raw))
@@ -180,3 +196,123 @@ def test_single_network_has_no_member_fields(tiny):
         assert result['uncertainty'] == pytest.approx(
             dict(max_prob=scores['max_prob'][i].item(),
                  entropy=scores['entropy'][i].item()), abs=1e-5)
+
+
+def _scores(results):
+    return torch.stack([torch.as_tensor(r['pred_scores']) for r in results])
+
+
+def test_channel_order_of_the_checkpoint_else_the_config(tiny, tmp_path):
+    """Files in the training images' channel order; arrays as given."""
+    mixmo, images = tiny['mixmo'], tiny['images']
+    rgb, _, _ = reference(mixmo['model'], images, 'rgb')
+    bgr, _, _ = reference(mixmo['model'], images, 'bgr')
+    # the model sees the difference (100 times the tolerance below)
+    assert (rgb - bgr).abs().max() > 1e-3
+    # no meta channel_order: the quickstart's pipelines read RGB arrays
+    inferencer = UncertaintyInferencer(
+        mixmo['config'], pretrained=mixmo['checkpoint'], device='cpu')
+    assert inferencer.channel_order == 'rgb'
+    assert (_scores(inferencer(images, batch_size=6)) -
+            rgb).abs().max() <= 1e-5
+    arrays = [mmcv.imread(p, channel_order='rgb') for p in images]
+    assert (_scores(inferencer(arrays, batch_size=6)) -
+            rgb).abs().max() <= 1e-5
+    # the checkpoint's channel order wins
+    checkpoint = str(tmp_path / 'bgr.pth')
+    save_checkpoint(
+        dict(meta=dict(channel_order='bgr'),
+             state_dict=mixmo['model'].state_dict()), checkpoint)
+    inferencer = UncertaintyInferencer(
+        mixmo['config'], pretrained=checkpoint, device='cpu')
+    assert inferencer.channel_order == 'bgr'
+    assert (_scores(inferencer(images, batch_size=6)) -
+            bgr).abs().max() <= 1e-5
+
+
+def test_images_of_any_size_and_kind_batch_together(tiny, tmp_path):
+    """32x32, 64x64 and 100x80, colour and grey, PNG and JPEG, in one batch:
+    each resized to 32x32 as the model's reference."""
+    names = ['a.png', 'b.jpg', 'c.png', 'd.png']
+    paths = (write_images(str(tmp_path), names[:2], size=(64, 64)) +
+             write_images(str(tmp_path), names[2:3], size=(100, 80)))
+    grey = str(tmp_path / names[3])
+    assert mmcv.imwrite(mmcv.imread(paths[0], flag='grayscale'), grey)
+    paths += [grey, tiny['images'][0]]
+    inferencer = UncertaintyInferencer(
+        tiny['mixmo']['config'], pretrained=tiny['mixmo']['checkpoint'],
+        device='cpu')
+    results = inferencer(paths, batch_size=5)
+    probs, heads, _ = reference(tiny['mixmo']['model'], paths)
+    assert (_scores(results) - probs).abs().max() <= 1e-5
+    assert [r['member_labels'] for r in results] == \
+        heads.argmax(2).tolist()
+    # one at a time: the same
+    alone = inferencer(paths, batch_size=1)
+    assert (_scores(alone) - probs).abs().max() <= 1e-5
+
+    bad = str(tmp_path / 'bad.jpg')
+    with open(bad, 'w') as file:
+        file.write('not an image')
+    with pytest.raises(ValueError, match=f"cannot decode the image file "
+                       f"'{bad}'"):
+        inferencer(paths[:1] + [bad])
+
+
+def test_refuses_a_checkpoint_of_another_config(tiny, monkeypatch):
+    mixmo, vanilla = tiny['mixmo'], tiny['vanilla']
+    with pytest.raises(CheckpointMismatchError) as error:
+        UncertaintyInferencer(mixmo['config'],
+                              pretrained=vanilla['checkpoint'])
+    message = str(error.value)
+    assert message.startswith(
+        f"checkpoint {vanilla['checkpoint']!r} into the model of "
+        f"{mixmo['config']!r} does not fit: ")
+    # MixMo's encoders and head are missing from the single network's
+    assert re.search(r'\d+ missing keys \(encoders\.convs\.0\.weight; ',
+                     message)
+    # asked for: the keys that fit (the shared core) are loaded, with a
+    # warning
+    warnings = []
+    monkeypatch.setattr(checkpoint_loading, 'print_log',
+                        lambda message, **kwargs: warnings.append(message))
+    inferencer = UncertaintyInferencer(
+        mixmo['config'], pretrained=vanilla['checkpoint'],
+        partial_load=True)
+    core = 'backbone.layer1.0.conv1.weight'
+    assert torch.equal(inferencer.model.state_dict()[core],
+                       vanilla['model'].state_dict()[core])
+    assert warnings == [
+        message.split('. Use the config')[0] +
+        '; partial load: only the keys that fit were loaded'
+    ]
+    assert len(inferencer(tiny['images'][:2])) == 2
+
+
+def test_refuses_to_predict_without_weights(tiny):
+    with pytest.raises(ValueError, match='pretrained=True: no checkpoint to '
+                       'load .*pass pretrained=CHECKPOINT'):
+        UncertaintyInferencer(tiny['mixmo']['config'])
+    with pytest.raises(ValueError, match='partial_load=True needs a '
+                       'checkpoint'):
+        UncertaintyInferencer(tiny['mixmo']['config'], pretrained=False,
+                              partial_load=True)
+    # asked for: the initial weights
+    inferencer = UncertaintyInferencer(tiny['mixmo']['config'],
+                                       pretrained=False)
+    assert inferencer.classes == tuple('0123456789')  # the Digits'
+
+
+def test_deep_ensemble_checkpoint(tiny, tmp_path):
+    """A merged deep ensemble loads strictly and has members."""
+    ensemble = make_tiny_model(osp.dirname(tiny['vanilla']['config']),
+                               mixmo=False, ensemble=True)
+    inferencer = UncertaintyInferencer(
+        ensemble['config'], pretrained=ensemble['checkpoint'], device='cpu')
+    results = inferencer(tiny['images'], batch_size=6)
+    probs, heads, scores = reference(ensemble['model'], tiny['images'])
+    assert heads.shape == (6, 2, 10)
+    assert (_scores(results) - probs).abs().max() <= 1e-5
+    assert [r['member_labels'] for r in results] == heads.argmax(2).tolist()
+    assert results[0]['uncertainty']['mutual_information'] == pytest.approx(
+        scores['mutual_information'][0].item(), abs=1e-5)

@@ -9,7 +9,9 @@ import subprocess
 import sys
 import warnings
 
+import mmcv
 import mmengine
+import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
@@ -20,6 +22,7 @@ from mmpretrain.models import ImageClassifier
 from mmpretrain.registry import MODELS
 
 import mmmixmo  # noqa: F401
+from mmmixmo.apis import UncertaintyInferencer
 from tests.conftest import REPO_ROOT
 from tests.utils.models import randomize_weights
 from tests.utils.tools import load_tool
@@ -135,6 +138,10 @@ def test_mmpretrain_config_and_checkpoint(folded, checkpoint):
     assert type(model) is ImageClassifier
     assert sum(p.numel() for p in model.parameters()) == VANILLA_PARAMS
     assert model._dataset_meta['classes'] == CLASSES
+    # the channel order of the training images, resolved from the config
+    meta = torch.load(folded + '.pth', weights_only=False)['meta']
+    assert meta == dict(dataset_meta=dict(classes=CLASSES),
+                        channel_order='rgb')
 
     # mmpretrain's inferencer: HWC images through the config's pipeline.
     images = torch.randint(0, 256, (5, 32, 32, 3), dtype=torch.uint8)
@@ -148,6 +155,12 @@ def test_mmpretrain_config_and_checkpoint(folded, checkpoint):
     assert [r['pred_class'] for r in results] == [
         CLASSES[i] for i in want.argmax(1)
     ]
+    # ours loads the folded checkpoint into the folded config strictly
+    results = UncertaintyInferencer(
+        folded + '.py', pretrained=folded + '.pth',
+        device='cpu')(list(images.numpy()), batch_size=5)
+    assert (torch.stack([torch.as_tensor(r['pred_scores'])
+                         for r in results]) - want).abs().max() <= 1e-5
 
 
 def test_tools_test_gives_the_mixmo_metrics(folded, checkpoint, tmp_path,
@@ -276,10 +289,13 @@ def test_onnx(tool, checkpoint, tmp_path, capsys, heads, average):
     assert f'wrote {out}\nmax abs diff' in capsys.readouterr().out
 
     proto = onnx.load(out)
+    # CIFAR-10's arrays: RGB; its test pipeline sets no size: a resize
     assert {p.key: p.value for p in proto.metadata_props} == dict(
         classes='["class0", "class1", "class2", "class3", "class4", '
         '"class5", "class6", "class7", "class8", "class9"]',
-        input_size='[32, 32]', average=average, producer='mmmixmo')
+        input_size='[32, 32]', channel_order='rgb',
+        transforms='[{"type": "Resize", "scale": [32, 32]}]',
+        average=average, producer='mmmixmo')
     assert min(o.version for o in proto.opset_import if o.domain == '') >= 17
     assert [i.name for i in proto.graph.input] == ['inputs']
     assert [o.name for o in proto.graph.output] == \
@@ -302,8 +318,9 @@ def test_onnx(tool, checkpoint, tmp_path, capsys, heads, average):
         assert (torch.from_numpy(got[1]) - member_logits).abs().max() <= 1e-5
 
     classifier = OnnxClassifier(out)
-    assert (classifier.classes, classifier.input_size, classifier.average,
-            classifier.num_members) == (CLASSES, (32, 32), average,
+    assert (classifier.classes, classifier.input_size,
+            classifier.channel_order, classifier.average,
+            classifier.num_members) == (CLASSES, (32, 32), 'rgb', average,
                                         2 if heads else None)
     outputs = classifier(raw.numpy())  # uint8 is cast
     assert sorted(outputs) == ['member_logits', 'scores'][not heads:]
@@ -329,3 +346,58 @@ def test_classes_from_the_checkpoint_else_the_config(tool):
     assert tool.dataset_classes(cfg, {}) == ['x']
     cfg.test_dataloader = None
     assert tool.dataset_classes(cfg, {}) is None
+
+
+def test_refuses_a_checkpoint_that_does_not_fit(tool, checkpoint, tmp_path):
+    """Always strict: a partially loaded network is never deployed."""
+    state = checkpoint['model'].state_dict()
+    state['head.extra'] = state.pop('head.fc.bias')
+    path = str(tmp_path / 'other.pth')
+    save_checkpoint(dict(meta={}, state_dict=state), path)
+    for fmt in ('torchscript', 'onnx', 'mmpretrain'):
+        out = str(tmp_path / f'never.{fmt}')
+        with pytest.raises(SystemExit) as error:
+            tool.main([CONFIG, path, '--format', fmt, '--out', out])
+        assert error.value.code == (
+            f'checkpoint {path!r} into the model of {CONFIG!r} does not fit: '
+            '1 missing key (head.fc.bias), 1 unexpected key (head.extra). '
+            'Use the config the checkpoint was trained with (and the same '
+            '--cfg-options); export_mixmo.py loads strictly: a partially '
+            'loaded network must never be deployed')
+        assert not any(name.startswith('never') for name in
+                       os.listdir(tmp_path))
+
+
+def test_onnx_runs_the_test_pipeline(tool, checkpoint, tmp_path):
+    """ImageNet-like: the test pipeline sets the size; the ONNX path runs it
+    as the PyTorch path does, and the graph takes that size only."""
+    pytest.importorskip('onnxruntime', reason='the onnx extra is absent')
+    from mmmixmo.apis import OnnxClassifier
+    config = str(tmp_path / 'crop.py')
+    with open(config, 'w') as file:
+        file.write(f'_base_ = [{CONFIG!r}]\ntest_dataloader = dict(dataset='
+                   "dict(pipeline=[dict(type='ResizeEdge', scale=40), "
+                   "dict(type='CenterCrop', crop_size=32), "
+                   "dict(type='PackInputs')]))\n")
+    out = str(tmp_path / 'model.onnx')
+    with pytest.raises(SystemExit, match=r'--img-size 40: test_dataloader.'
+                       r'dataset.pipeline brings the images to 32x32 \(H x W'
+                       r'\), not 40x40'):
+        tool.main([config, checkpoint['path'], '--format', 'onnx',
+                   '--img-size', '40', '--out', out])
+    tool.main([config, checkpoint['path'], '--format', 'onnx', '--heads',
+               '--out', out])
+    classifier = OnnxClassifier(out)
+    assert classifier.pipeline.transforms.transforms[0].scale == 40
+    image = str(tmp_path / 'image.png')
+    rgb = torch.randint(0, 256, (80, 100, 3), dtype=torch.uint8).numpy()
+    assert mmcv.imwrite(rgb, image)
+    inferencer = UncertaintyInferencer(config, pretrained=checkpoint['path'],
+                                       device='cpu')
+    pixels = classifier.pipeline(image)
+    assert pixels.shape == (3, 32, 32)
+    np.testing.assert_array_equal(pixels, inferencer.pipeline(image))
+    (want, ) = inferencer([image])
+    (got, ) = classifier.predict_arrays(pixels[None])
+    assert got['pred_score'] == pytest.approx(want['pred_score'], abs=1e-5)
+    assert got['member_labels'] == want['member_labels']

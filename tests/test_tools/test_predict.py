@@ -1,13 +1,19 @@
-"""tools/predict.py on a tiny MixMo: table, JSON, CSV, flags, inputs, ONNX."""
+"""tools/predict.py on a tiny MixMo: table, JSON, CSV, flags, inputs, ONNX,
+and the refusals and failures that must not give a silent wrong result."""
 import csv
 import json
 import os
 import os.path as osp
+import subprocess
+import sys
 
 import mmcv
+import numpy as np
 import pytest
+import torch
 
-from mmmixmo.apis import UncertaintyInferencer
+from mmmixmo.apis import OnnxClassifier, UncertaintyInferencer
+from tests.conftest import REPO_ROOT
 from tests.test_apis.test_uncertainty_inferencer import (CLASSES,
                                                          make_tiny_model,
                                                          write_images)
@@ -170,6 +176,8 @@ def test_errors_name_the_argument(tool, tiny, capsys):
          '--flag entropy=high: expected'),
         ([config, ckpt, tiny['loose'][0], '--batch-size', '0'],
          '--batch-size must be >= 1, got 0'),
+        (['m.onnx', tiny['loose'][0], '--partial-load'],
+         '--partial-load is for a config and checkpoint, not an .onnx'),
     ]
     for argv, message in cases:
         with pytest.raises(SystemExit):
@@ -177,36 +185,177 @@ def test_errors_name_the_argument(tool, tiny, capsys):
         assert message in capsys.readouterr().err, argv
 
 
-def test_onnx_gives_the_pytorch_predictions(tool, tiny, tmp_path, capsys):
+@pytest.fixture(scope='module')
+def onnx_file(tiny, tmp_path_factory):
+    """The tiny MixMo exported with its heads."""
     pytest.importorskip('onnx', reason='onnx is not installed '
                         '(pip install mmmixmo[onnx])')
     pytest.importorskip('onnxruntime', reason='onnxruntime is not installed '
                         '(pip install mmmixmo[onnx])')
-    export = load_tool('deployment/export_mixmo.py')
-    model = str(tmp_path / 'tiny.onnx')
-    export.main([
+    model = str(tmp_path_factory.mktemp('onnx') / 'tiny.onnx')
+    load_tool('deployment/export_mixmo.py').main([
         tiny['mixmo']['config'], tiny['mixmo']['checkpoint'], '--format',
         'onnx', '--heads', '--out', model
     ])
-    # one image of another size: resized to the export's 32 x 32
-    big = write_images(str(tmp_path), ['big.png'], size=(48, 40))[0]
-    small = str(tmp_path / 'small.png')
-    mmcv.imwrite(mmcv.imresize(mmcv.imread(big), (32, 32)), small)
-    capsys.readouterr()
-    records = tool.main([model, tiny['tree'], tiny['listing'], big,
-                         '--batch-size', '3'])
-    files = tiny['tree_sorted'] + [tiny['loose'][1], tiny['loose'][0], small]
-    want = _expected(tiny, 'mixmo', files)
-    assert [r['file'] for r in records] == files[:-1] + [big]
-    for record, result in zip(records, want):
-        for key in ('pred_label', 'pred_class', 'member_labels',
+    return model
+
+
+@pytest.fixture(scope='module')
+def varied(tiny):
+    """Images of the model's size and larger, colour and grey, PNG and
+    JPEG, and tinted: every channel differs."""
+    folder = osp.join(tiny['root'], 'varied')
+    os.makedirs(folder)
+    paths = (write_images(folder, ['s32.png', 's32.jpg']) +
+             write_images(folder, ['s64.png', 's64.jpg'], size=(64, 64),
+                          seed=2) +
+             write_images(folder, ['s100x80.png'], size=(100, 80), seed=3))
+    grey = osp.join(folder, 'grey.png')
+    assert mmcv.imwrite(mmcv.imread(paths[2], flag='grayscale'), grey)
+    tinted = osp.join(folder, 'tinted.png')
+    assert mmcv.imwrite(
+        (mmcv.imread(grey).astype(np.float32) *
+         np.array([0.3, 0.7, 1.0])).astype(np.uint8), tinted)
+    return paths + [grey, tinted]
+
+
+def test_onnx_gives_the_pytorch_predictions(tool, tiny, onnx_file, varied):
+    """Both paths bring every image to 32x32 RGB the same way, and agree."""
+    inferencer = UncertaintyInferencer(
+        tiny['mixmo']['config'], pretrained=tiny['mixmo']['checkpoint'],
+        device='cpu')
+    classifier = OnnxClassifier(onnx_file)
+    assert (classifier.channel_order, classifier.input_size) == \
+        ('rgb', (32, 32))
+    images = [classifier.pipeline(path) for path in varied]
+    for image, path in zip(images, varied):
+        np.testing.assert_array_equal(image, inferencer.pipeline(path))
+        want = mmcv.imresize(mmcv.imread(path, channel_order='rgb'),
+                             (32, 32)).transpose(2, 0, 1)
+        np.testing.assert_array_equal(image, want)
+    outputs = classifier(np.stack(images))
+    with torch.no_grad():
+        samples = tiny['mixmo']['model'].test_step(
+            dict(inputs=torch.from_numpy(np.stack(images))))
+    np.testing.assert_allclose(
+        outputs['scores'], torch.stack([s.pred_score for s in samples]),
+        atol=1e-4)
+    np.testing.assert_allclose(
+        outputs['member_logits'],
+        torch.stack([s.head_logits for s in samples]), atol=1e-4)
+
+    # the tool, one batch of mixed sizes, on both paths
+    records = {
+        name: tool.main(argv + varied)
+        for name, argv in (('onnx', [onnx_file]),
+                           ('pytorch', [tiny['mixmo']['config'],
+                                        tiny['mixmo']['checkpoint']]))
+    }
+    assert [r['file'] for r in records['onnx']] == varied
+    for got, want in zip(records['onnx'], records['pytorch']):
+        for key in ('file', 'pred_label', 'pred_class', 'member_labels',
                     'member_classes'):
-            assert record[key] == result[key]
+            assert got[key] == want[key]
+        assert got['pred_score'] == pytest.approx(want['pred_score'],
+                                                  abs=1e-4)
+        assert got['uncertainty'] == pytest.approx(want['uncertainty'],
+                                                   abs=1e-4)
+    labels = [int(s.pred_score.argmax()) for s in samples]
+    assert [r['pred_label'] for r in records['onnx']] == labels
+
+
+def _bad_files(folder):
+    """A zero-byte .jpg, a text file named .jpg, a truncated JPEG."""
+    os.makedirs(folder, exist_ok=True)
+    good = write_images(folder, ['good0.png', 'good1.jpg', 'good2.png'])
+    bad = [osp.join(folder, name)
+           for name in ('empty.jpg', 'text.jpg', 'truncated.jpg')]
+    open(bad[0], 'wb').close()
+    with open(bad[1], 'w') as file:
+        file.write('not an image\n')
+    with open(good[1], 'rb') as file:
+        content = file.read()
+    with open(bad[2], 'wb') as file:
+        file.write(content[:len(content) // 2])
+    return good, bad
+
+
+@pytest.mark.parametrize('path', ['pytorch', 'onnx'])
+def test_a_bad_file_costs_only_itself(tool, tiny, onnx_file, tmp_path,
+                                      capsys, path):
+    good, bad = _bad_files(str(tmp_path / 'images'))
+    model = ([onnx_file] if path == 'onnx' else
+             [tiny['mixmo']['config'], tiny['mixmo']['checkpoint']])
+    out_json = str(tmp_path / 'preds.json')
+    want = _expected(tiny, 'mixmo', good)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as error:
+        tool.main(model + [bad[0], good[0], bad[1], good[1], bad[2],
+                           good[2], '--out-json', out_json,
+                           '--batch-size', '4'])
+    assert error.value.code == tool.EXIT_UNREADABLE == 3
+    with open(out_json) as file:
+        records = json.load(file)
+    assert [r['file'] for r in records] == good
+    for record, result in zip(records, want):
+        assert record['pred_class'] == result['pred_class']
         assert record['pred_score'] == pytest.approx(result['pred_score'],
-                                                     abs=1e-5)
-        assert record['uncertainty'] == pytest.approx(
-            result['uncertainty'], abs=1e-5)
-    assert capsys.readouterr().out.split('\n')[0].split() == [
-        'file', 'class', 'prob', 'members', *SCORES, 'flag'
-    ]
-    assert records[0]['pred_class'] in CLASSES
+                                                     abs=1e-4)
+    captured = capsys.readouterr()
+    assert [line.split()[0] for line in captured.out.splitlines()[1:]] == \
+        good
+    assert captured.err.splitlines()[-4:] == [
+        f"not predicted: {b}: cannot decode the image file '{b}': empty, "
+        'truncated or not an image' for b in bad
+    ] + ['3 of 6 files could not be read (exit code 3)']
+
+
+def test_exit_code_of_the_script(tiny, tmp_path):
+    """As a script: exit code 3, the failure on stderr, the rest written."""
+    good, bad = _bad_files(str(tmp_path / 'images'))
+    out_json = str(tmp_path / 'preds.json')
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    run = subprocess.run([
+        sys.executable, osp.join(REPO_ROOT, 'tools', 'predict.py'),
+        tiny['mixmo']['config'], tiny['mixmo']['checkpoint'], bad[0],
+        good[0], '--out-json', out_json
+    ], capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 3, run.stderr
+    assert f'not predicted: {bad[0]}: cannot decode' in run.stderr
+    assert run.stdout.splitlines()[1].split()[0] == good[0]
+    with open(out_json) as file:
+        assert [r['file'] for r in json.load(file)] == [good[0]]
+
+
+def test_refuses_a_checkpoint_of_another_config(tool, tiny):
+    mixmo, vanilla = tiny['mixmo'], tiny['vanilla']
+    argv = [mixmo['config'], vanilla['checkpoint'], tiny['loose'][0]]
+    with pytest.raises(SystemExit) as error:
+        tool.main(argv)
+    message = error.value.code  # a message: exit code 1
+    assert message.startswith(
+        f"checkpoint {vanilla['checkpoint']!r} into the model of "
+        f"{mixmo['config']!r} does not fit: 2 missing keys "
+        '(encoders.convs.0.weight; encoders.convs.1.weight)')
+    assert message.endswith('(tools/predict.py: --partial-load) loads only '
+                            'the keys that fit')
+    # asked for
+    (record, ) = tool.main(argv + ['--partial-load'])
+    assert record['pred_class'] in CLASSES
+
+
+def test_refuses_an_onnx_file_not_of_the_export(tool, tiny, tmp_path):
+    pytest.importorskip('onnxruntime', reason='onnxruntime is not installed')
+    from tests.test_apis.test_onnx_classifier import write_model
+    weight = np.ones((12, 6), np.float32)
+    model = str(tmp_path / 'other.onnx')
+    write_model(model, weight, metadata={})
+    with pytest.raises(SystemExit) as error:
+        tool.main([model, tiny['loose'][0]])
+    assert error.value.code.startswith(
+        f"{model} is not a file of mmmixmo's ONNX export (no producer=mmmixmo"
+        ' metadata; missing metadata: classes, input_size, channel_order, '
+        'transforms)')
+    assert error.value.code.endswith(
+        'write one with python tools/deployment/export_mixmo.py CONFIG '
+        'CHECKPOINT --format onnx --heads --out MODEL.onnx')

@@ -13,14 +13,17 @@ from typing import List, Optional, Tuple, Union
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint, save_checkpoint
+from mmengine.runner import save_checkpoint
 from mmpretrain import get_model
 from mmpretrain.registry import DATASETS, MODELS
 from torch import Tensor, nn
 
-from mmmixmo.models.classifiers import MixMoClassifier, fold_mixmo
+from mmmixmo.apis.prediction_pipeline import (checkpoint_channel_order,
+                                              prediction_transforms)
 from mmmixmo.datasets.model_inputs import input_size
+from mmmixmo.models.classifiers import MixMoClassifier, fold_mixmo
 from mmmixmo.models.utils.ensemble_average import ensemble_average
+from mmmixmo.utils import CheckpointMismatchError, load_checkpoint_checked
 
 SUFFIXES = dict(torchscript='.pt', export='.pt2', mmpretrain='', onnx='.onnx')
 OPSET = 18
@@ -55,7 +58,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Fold a MixMo checkpoint into its vanilla network.')
     parser.add_argument('config', help='MixMo config file')
-    parser.add_argument('checkpoint', help='MixMo checkpoint file')
+    parser.add_argument(
+        'checkpoint',
+        help='MixMo checkpoint file, loaded strictly: one that does not fit '
+        'the config exactly is refused (there is no partial load: a '
+        'partially loaded network must never be deployed)')
     parser.add_argument('--out', help='output file (mmpretrain: NAME.py and '
                         'NAME.pth); default: CHECKPOINT_folded')
     parser.add_argument('--format', choices=list(SUFFIXES),
@@ -70,8 +77,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='output the ensemble logits, not probabilities')
     parser.add_argument('--img-size', type=int,
                         help='image side of the check batch and of the onnx '
-                        "input; default: the test pipeline's crop or resize, "
-                        'else 32')
+                        "input; default: the test pipeline's crop or resize "
+                        "(H x W), else the train pipeline's; onnx: images "
+                        'are resized to it if the test pipeline sets no size, '
+                        'and it must be that size otherwise')
     parser.add_argument('--batch-size', type=int, default=4)
     parser.add_argument('--atol', type=float, default=1e-5,
                         help='largest allowed difference to the MixMo model')
@@ -93,8 +102,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 
 def write_mmpretrain(cfg: Config, folded_cfg: dict, weights: dict,
-                     meta: Optional[dict], root: str) -> nn.Module:
-    """Write ``root``.py and ``root``.pth, load them with ``get_model``."""
+                     meta: dict, root: str) -> nn.Module:
+    """Write ``root``.py and ``root``.pth, load them back (strictly)."""
     cfg.model = folded_cfg
     cfg.custom_hooks = [
         h for h in cfg.get('custom_hooks', [])
@@ -109,8 +118,10 @@ def write_mmpretrain(cfg: Config, folded_cfg: dict, weights: dict,
             for step in (t.transforms if t.type == 'MemberViews' else [t])
         ]
     cfg.dump(root + '.py')
-    save_checkpoint(dict(meta=meta or {}, state_dict=weights), root + '.pth')
-    return get_model(root + '.py', pretrained=root + '.pth', device='cpu')
+    save_checkpoint(dict(meta=meta, state_dict=weights), root + '.pth')
+    model = get_model(root + '.py', device='cpu')
+    load_checkpoint_checked(model, root + '.pth', root + '.py')
+    return model
 
 
 def write_traced(module: nn.Module, example: Tensor, fmt: str,
@@ -182,21 +193,36 @@ def main(argv: Optional[List[str]] = None) -> dict:
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-    if args.img_size is None:
-        args.img_size = max(input_size(cfg))
+    try:  # the onnx file records how to bring images to its input
+        img_size = ((args.img_size, args.img_size)
+                    if args.img_size else input_size(cfg))
+        transforms = (prediction_transforms(cfg, img_size)
+                      if args.format == 'onnx' else None)
+    except ValueError as error:
+        raise SystemExit(f'--img-size {args.img_size}: {error}'
+                         if args.img_size else str(error))
     cfg.model.setdefault('data_preprocessor', cfg.get('data_preprocessor'))
     mixmo = MODELS.build(cfg.model)
     if not isinstance(mixmo, MixMoClassifier):
         raise SystemExit(f'model.type={cfg.model.type!r}: export_mixmo folds '
                          "a 'MixMoClassifier'")
-    checkpoint = load_checkpoint(mixmo, args.checkpoint, 'cpu', strict=True)
+    try:
+        checkpoint = load_checkpoint_checked(
+            mixmo, args.checkpoint, args.config,
+            hint='export_mixmo.py loads strictly: a partially loaded network '
+            'must never be deployed')
+    except CheckpointMismatchError as error:
+        raise SystemExit(str(error))
+    meta = dict(checkpoint.get('meta') or {})
+    meta['channel_order'] = checkpoint_channel_order(
+        meta, cfg, f'checkpoint {args.checkpoint!r}')
     try:
         folded_cfg, weights = fold_mixmo(
             cfg.model, mixmo.eval().state_dict(), keep_heads=args.heads)
     except ValueError as error:
         raise SystemExit(f'{error}, or keep the heads with --heads')
     size = (args.batch_size, mixmo.encoders.convs[0].in_channels,
-            args.img_size, args.img_size)
+            *img_size)
     gen = torch.Generator().manual_seed(args.seed)
     raw = torch.randint(0, 256, size, generator=gen).float()
     samples = mixmo.test_step(dict(inputs=raw))
@@ -208,8 +234,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
             dim=1)
     if args.format == 'mmpretrain':
         root = osp.splitext(args.out)[0]
-        folded = write_mmpretrain(cfg, folded_cfg, weights,
-                                  checkpoint.get('meta'), root)
+        folded = write_mmpretrain(cfg, folded_cfg, weights, meta, root)
         outputs = folded.test_step(dict(inputs=raw))
         got = [torch.stack([s.pred_score for s in outputs])]
         if args.heads:
@@ -224,9 +249,10 @@ def main(argv: Optional[List[str]] = None) -> dict:
                           args.logits, args.heads)
         if args.format == 'onnx':
             metadata = dict(
-                classes=json.dumps(dataset_classes(cfg,
-                                                   checkpoint.get('meta'))),
-                input_size=json.dumps([args.img_size, args.img_size]),
+                classes=json.dumps(dataset_classes(cfg, meta)),
+                input_size=json.dumps(list(img_size)),
+                channel_order=meta['channel_order'],
+                transforms=json.dumps(transforms),
                 average=mixmo.head.average,
                 producer='mmmixmo')
             # the batch of the check is not the example's: dynamic axis
@@ -246,7 +272,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
     diff = float((got - want).abs().max())
     params = [sum(p.numel() for p in m.parameters()) for m in (mixmo, folded)]
     print(f'max abs diff to the MixMo model: {diff:.3g} (atol {args.atol:g},'
-          f' {len(raw)} images {args.img_size}x{args.img_size})\nparameters: '
+          f' {len(raw)} images {img_size[0]}x{img_size[1]})\nparameters: '
           f'MixMo {params[0]:,}, folded {params[1]:,}')
     if not diff <= args.atol:
         raise SystemExit(f'the folded model differs from the MixMo model by '
