@@ -195,6 +195,8 @@ def main(argv: Optional[List[str]] = None) -> List[dict]:
     for start in range(0, len(args.images), args.batch_size):
         paths = args.images[start:start + args.batch_size]
         predicted, failed = predict_files(predictor, paths)
+        for record in predicted:  # an unknown score stops the first batch
+            record['flagged'] = flag(record, args.thresholds)
         records += predicted
         failures += failed
         if bar is not None:
@@ -202,8 +204,6 @@ def main(argv: Optional[List[str]] = None) -> List[dict]:
                 bar.update()
     if bar is not None:
         sys.stderr.write('\n')
-    for record in records:
-        record['flagged'] = flag(record, args.thresholds)
     print(format_table(records))
     if args.thresholds:
         print(f'flagged: {sum(bool(r["flagged"]) for r in records)} of '

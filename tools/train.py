@@ -61,6 +61,7 @@ def build_config(args: argparse.Namespace) -> Config:
     if args.resume is not None:
         cfg.resume = True
         cfg.load_from = None if args.resume == 'auto' else args.resume
+    if cfg.get('resume'):
         cfg.custom_hooks = [*cfg.get('custom_hooks', []), STRICT_LOAD]
     if args.auto_scale_lr:
         if (cfg.get('auto_scale_lr') or {}).get('base_batch_size') is None:

@@ -10,20 +10,14 @@ from mmengine.logging import print_log
 from mmpretrain.registry import TRANSFORMS
 
 from ..datasets.model_inputs import (channel_order, innermost_dataset,
-                                     input_size, pipeline_img_size)
+                                     input_size, pipeline_img_size,
+                                     type_name)
 
 CHANNEL_ORDERS = ('bgr', 'rgb')
 #: decoding is the pipeline's first step; packing is replaced by a stack
 _DROPPED = ('LoadImageFromFile', 'PackInputs')
 
 ImageInput = Union[str, np.ndarray]
-
-
-def _type_name(transform: dict) -> str:
-    """``'Resize'`` for ``type='Resize'``, ``'mmpretrain.Resize'`` or the
-    class itself."""
-    kind = transform['type']
-    return (kind if isinstance(kind, str) else kind.__name__).split('.')[-1]
 
 
 def prediction_transforms(
@@ -66,7 +60,7 @@ def prediction_transforms(
     transforms += [  # a class as type (new-style configs): its name
         dict(t, type=t['type'] if isinstance(t['type'], str) else
              t['type'].__name__) for t in dataset.get('pipeline', [])
-        if _type_name(t) not in _DROPPED
+        if type_name(t) not in _DROPPED
     ]
     return json.loads(json.dumps(transforms))
 

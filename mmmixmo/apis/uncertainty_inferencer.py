@@ -40,8 +40,16 @@ def uncertainty_record(scores: ArrayLike,
         ``uncertainty``: score name -> float, ``max_prob`` and ``entropy``,
         plus ``mutual_information`` and ``disagreement`` when ``M >= 2``
         (see :func:`uncertainty_scores`).
+
+    Raises:
+        ValueError: If the scores or member logits hold NaN or inf.
     """
     probs = torch.as_tensor(scores).detach().cpu().double().reshape(-1)
+    if not all(
+            torch.isfinite(torch.as_tensor(x)).all()
+            for x in (scores, member_logits) if x is not None):
+        raise ValueError('the model predicts NaN or inf: its weights are '
+                         'broken (a diverged training?)')
     label = int(probs.argmax())
     record = dict(pred_label=label, pred_score=float(probs[label]))
     if classes is not None:

@@ -4,11 +4,28 @@ from typing import Iterator, Optional, Sequence, Tuple
 from mmengine.config import Config
 
 
+def type_name(transform: dict) -> str:
+    """``'Resize'`` for ``type='Resize'``, ``'mmpretrain.Resize'`` or the
+    class itself (new-style configs)."""
+    kind = transform['type']
+    return (kind if isinstance(kind, str) else kind.__name__).split('.')[-1]
+
+
 def innermost_dataset(dataset: dict) -> dict:
     """The dataset config holding the pipeline, inside dataset wrappers
-    (``dataset``) and ``OODDataset`` (its ``in_dist``)."""
+    (``dataset``) and ``OODDataset`` (its ``in_dist``).
+
+    Raises:
+        ValueError: For a dataset config without a pipeline (e.g. a
+            ``ConcatDataset`` of several).
+    """
     while 'pipeline' not in dataset:
-        dataset = dataset['dataset' if 'dataset' in dataset else 'in_dist']
+        inner = dataset.get('dataset', dataset.get('in_dist'))
+        if not isinstance(inner, dict):
+            raise ValueError(
+                f'dataset type={dataset.get("type")!r}: no pipeline found in '
+                'it nor in a wrapped dataset (dataset=... or in_dist=...)')
+        dataset = inner
     return dataset
 
 
@@ -63,7 +80,7 @@ def channel_order(cfg: Config) -> str:
             pipeline = innermost_dataset(cfg[name]['dataset']).get(
                 'pipeline', [])
             return 'bgr' if any(
-                str(t.get('type')).split('.')[-1] == 'LoadImageFromFile'
+                type_name(t) == 'LoadImageFromFile'
                 for t in flat_transforms(pipeline)) else 'rgb'
     raise ValueError('no train_dataloader nor test_dataloader in the config: '
                      'the channel order of its images is unknown')

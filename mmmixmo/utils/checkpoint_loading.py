@@ -114,8 +114,8 @@ def load_state_dict_checked(model: nn.Module,
     keys of another shape are mismatches.
 
     Args:
-        model (nn.Module): The model (or its DDP or test-time augmentation
-            wrapper).
+        model (nn.Module): The model, or its DDP and test-time
+            augmentation wrappers.
         state_dict (dict[str, Tensor]): The weights.
         source (str): Where they come from and go to, for the message, e.g.
             ``"checkpoint 'a.pth' into the model of 'b.py'"``.
@@ -128,7 +128,7 @@ def load_state_dict_checked(model: nn.Module,
         CheckpointMismatchError: On a mismatch, naming ``source`` and up to
             three keys of each kind.
     """
-    if is_model_wrapper(model) or isinstance(model, BaseTTAModel):
+    while is_model_wrapper(model) or isinstance(model, BaseTTAModel):
         model = model.module
     found = {}
     handle = model.register_load_state_dict_post_hook(
@@ -177,8 +177,7 @@ def load_checkpoint_checked(model: nn.Module,
                             filename: str,
                             config: str,
                             partial: bool = False,
-                            hint: Optional[str] = None,
-                            map_location: str = 'cpu') -> dict:
+                            hint: Optional[str] = None) -> dict:
     """Load an mmengine checkpoint (or a bare state dict) file into
     ``model``, refusing it unless it fits exactly.
 
@@ -188,12 +187,11 @@ def load_checkpoint_checked(model: nn.Module,
         config (str): The config the model was built from, for the message.
         partial (bool): See :func:`load_state_dict_checked`.
         hint (str, optional): See :func:`load_state_dict_checked`.
-        map_location (str): As in ``torch.load``. Defaults to ``'cpu'``.
 
     Returns:
         dict: The loaded checkpoint (``meta``, ``state_dict``, ...).
     """
-    checkpoint = CheckpointLoader.load_checkpoint(filename, map_location)
+    checkpoint = CheckpointLoader.load_checkpoint(filename, 'cpu')
     load_state_dict_checked(
         model, checkpoint.get('state_dict', checkpoint),
         f'checkpoint {filename!r} into the model of {config!r}', partial,

@@ -138,6 +138,13 @@ def test_uncertainty_record_by_hand():
     assert set(one['uncertainty']) == {'max_prob', 'entropy'}
     with pytest.raises(ValueError, match=r'member_logits must be \(M, 2\)'):
         uncertainty_record(torch.tensor([0.2, 0.8]), torch.zeros(2, 3))
+    # a diverged model: no record (the ONNX path refuses such scores too)
+    diverged = (([math.nan, 1.0], None), ([0.2, 0.8], [[0.0, math.inf]]))
+    for scores, heads in diverged:
+        with pytest.raises(ValueError, match='^the model predicts NaN or '
+                           'inf: its weights are broken'):
+            uncertainty_record(torch.tensor(scores),
+                               None if heads is None else torch.tensor(heads))
 
 
 def test_mixmo_results_equal_the_model(tiny):

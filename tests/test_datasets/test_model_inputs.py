@@ -1,6 +1,7 @@
 import os.path as osp
 
 import pytest
+from mmcv.transforms import LoadImageFromFile
 from mmengine.config import Config
 
 from mmmixmo.datasets.model_inputs import (channel_order, input_size,
@@ -55,7 +56,10 @@ def test_sizes_inside_wrappers_and_mmcv_scales():
                        r'test_dataloader\.dataset\.pipeline nor in '
                        r'train_dataloader\.dataset\.pipeline'):
         input_size(cfg)
-    # the train pipeline decides, with or without the scope
+    # the train pipeline decides, with or without the scope, or as a class
     assert channel_order(cfg) == 'rgb'
+    cfg.train_dataloader.dataset.pipeline = [dict(type=LoadImageFromFile)]
+    assert channel_order(cfg) == 'bgr'
+    cfg.train_dataloader.dataset.pipeline = []
     cfg.train_dataloader.dataset = cfg.test_dataloader.dataset
     assert channel_order(cfg) == 'bgr'

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from mmmixmo.apis import OnnxClassifier, UncertaintyInferencer
+from mmmixmo.apis import (OnnxClassifier, UncertaintyInferencer,
+                          predict_files)
 from tests.conftest import REPO_ROOT
 from tests.test_apis.test_uncertainty_inferencer import (CLASSES,
                                                          make_tiny_model,
@@ -122,7 +123,7 @@ def test_table_json_csv_and_flags(tool, tiny, capsys):
         assert row['flagged'] == ' '.join(r['flagged'])
 
 
-def test_single_network(tool, tiny, capsys):
+def test_single_network(tool, tiny, capsys, monkeypatch):
     file = tiny['loose'][0]
     (want, ) = _expected(tiny, 'vanilla', [file])
     capsys.readouterr()
@@ -143,12 +144,18 @@ def test_single_network(tool, tiny, capsys):
     assert lines[0].split() == ['file', 'class', 'prob', 'max_prob',
                                 'entropy', 'flag']
     assert len(lines) == 3 and lines[2] == 'flagged: 0 of 1'
+    # said after the first batch, not after every image
+    predicted = []
+    monkeypatch.setattr(
+        tool, 'predict_files',
+        lambda *args: predicted.append(1) or predict_files(*args))
     with pytest.raises(SystemExit, match='--flag disagreement: the model '
                        'gives no disagreement'):
         tool.main([
             tiny['vanilla']['config'], tiny['vanilla']['checkpoint'], file,
-            '--flag', 'disagreement=0.5'
+            file, '--flag', 'disagreement=0.5', '--batch-size', '1'
         ])
+    assert predicted == [1]
 
 
 def test_errors_name_the_argument(tool, tiny, capsys):

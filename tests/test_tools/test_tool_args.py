@@ -68,10 +68,17 @@ def test_train_flags(train_tool, tmp_path):
 
 
 def test_train_resume(train_tool):
+    strict = dict(type='mmpretrain.StrictLoadHook')
     cfg = _train_cfg(train_tool, '--resume')
     assert cfg.resume is True and cfg.load_from is None
+    assert cfg.custom_hooks[-1] == strict
     cfg = _train_cfg(train_tool, '--resume', 'work/epoch_3.pth')
     assert cfg.resume is True and cfg.load_from == 'work/epoch_3.pth'
+    # resuming from the config: strict too; fine-tuning (load_from): not
+    cfg = _train_cfg(train_tool, '--cfg-options', 'resume=True')
+    assert cfg.custom_hooks[-1] == strict
+    cfg = _train_cfg(train_tool, '--cfg-options', 'load_from=a.pth')
+    assert strict not in cfg.get('custom_hooks', [])
 
 
 def test_train_dataloader_options(train_tool):
@@ -125,6 +132,9 @@ def _test_cfg(test_tool, *argv):
 def test_test_defaults_and_flags(test_tool, tmp_path):
     cfg = _test_cfg(test_tool)
     assert cfg.load_from == 'ckpt.pth'
+    assert cfg.custom_hooks[-1].type == 'mmpretrain.StrictLoadHook'
+    assert _test_cfg(test_tool, '--partial-load').custom_hooks[-1].type == \
+        'MixingProbHook'
     assert cfg.work_dir == osp.join('./work_dirs', 'tiny_cifar10')
     assert cfg.test_dataloader.pin_memory == torch.cuda.is_available()
     assert cfg.test_dataloader.collate_fn == dict(type='default_collate')

@@ -193,3 +193,29 @@ def test_checked_load_runs_the_model_load_hooks(tmp_path):
                        match=r"^checkpoint '.*bare\.pth' into the model of "
                        r"'cfg\.py' does not fit: 1 missing key \(3\.weight\)"):
         load_checkpoint_checked(_net(), path, 'cfg.py')
+
+
+def test_checked_load_unwraps_ddp_around_tta(monkeypatch):
+    """``tools/dist_test.sh --tta``: DDP(EnsembleScoreTTA(model)); the keys
+    are the model's, as mmengine loads them."""
+    from mmengine.model import BaseTTAModel
+    from mmengine.registry import MODEL_WRAPPERS
+
+    class Wrapper(nn.Module):  # stands for DDP, which needs a process group
+
+        def __init__(self, module):
+            super().__init__()
+            self.module = module
+
+    class TTA(BaseTTAModel):
+
+        def merge_preds(self, data_samples_list):
+            return data_samples_list[0]
+
+    monkeypatch.setitem(MODEL_WRAPPERS._module_dict, 'TestWrapper', Wrapper)
+    source, target = _net(), _net()
+    target.test_step = None  # what BaseTTAModel asks of its module
+    load_state_dict_checked(Wrapper(TTA(module=target)), source.state_dict(),
+                            'src')
+    assert torch.equal(target.state_dict()['3.weight'],
+                       source.state_dict()['3.weight'])

@@ -116,10 +116,10 @@ class ExactResumeHook(Hook):
         resumed = runner.iter > 0
         if loader.num_workers > 0:
             self._replace_worker_init_fn(runner, loader)
-            if resumed and loader.persistent_workers:
-                runner.logger.warning(
-                    'ExactResumeHook: train_dataloader.persistent_workers='
-                    'True: the resumed run starts new workers, whose '
+            if loader.persistent_workers:  # said before a crash, too
+                log = runner.logger.warning if resumed else runner.logger.info
+                log('ExactResumeHook: train_dataloader.persistent_workers='
+                    'True: a resumed run starts new workers, whose '
                     'augmentations differ from those the uninterrupted run '
                     'would have drawn, so it is not bit-identical to it. '
                     'For exact resumes train with train_dataloader.'

@@ -13,8 +13,9 @@ class StrictLoadHook(Hook):
 
     mmengine's runner loads checkpoints non-strictly: a checkpoint of another
     config only logs a warning, and the run goes on with the layers that did
-    not load left as initialised. This hook checks the checkpoint against the
-    model before the runner loads it and raises
+    not load left as initialised. This hook loads the checkpoint into the
+    model strictly (after the other hooks' ``after_load_checkpoint``, which
+    may convert it; the runner then loads it again) and raises
     :class:`~mmmixmo.utils.CheckpointMismatchError` naming the config and the
     offending keys. ``tools/test.py`` (unless ``--partial-load``) and
     ``tools/train.py --resume`` add it.
@@ -24,7 +25,7 @@ class StrictLoadHook(Hook):
             option for a partial load). Defaults to None.
     """
 
-    priority = 'VERY_HIGH'
+    priority = 'LOWEST'
 
     def __init__(self, hint: Optional[str] = None) -> None:
         self.hint = hint

@@ -227,10 +227,12 @@ def test_resume_with_persistent_workers_warns(persistent):
             runner.logger.warnings[0]
     else:
         assert runner.logger.warnings == []
-    # a new run (iteration 0) does not warn
+    # a new run (iteration 0) says it before a crash, without a warning
     runner = _fake_runner(_loader(persistent_workers=True))
     ExactResumeHook().before_train(runner)
     assert runner.logger.warnings == []
+    assert len(runner.logger.infos) == 1
+    assert 'a resumed run starts new workers' in runner.logger.infos[0]
 
 
 def test_sampler_seed_saved_and_restored_on_resume():
