@@ -41,9 +41,9 @@ class OnnxClassifier:
     """An ONNX Runtime session on an exported MixMo model, checked.
 
     The file must carry the export's metadata (``producer=mmmixmo``,
-    :data:`REQUIRED_METADATA`); its class list must match the width of the
-    outputs, its input size the graph's, and its ``scores`` must be
-    probabilities: on a probe image at load time and on every batch.
+    :data:`REQUIRED_METADATA`) and its input size must be the graph's; on a
+    probe image at load time and on every batch, the class list must match
+    the width of the outputs and ``scores`` must be probabilities.
 
     Args:
         path (str): The ``.onnx`` file: input ``inputs`` ``(B, 3, H, W)``
@@ -97,28 +97,20 @@ class OnnxClassifier:
         self(np.full((1, 3, *self.input_size), 128, np.float32))  # probe
 
     def _check_graph(self) -> None:
-        """The graph's names and shapes against each other and the
+        """The graph's input and output names and its input size against the
         metadata."""
         inputs = {i.name: i.shape for i in self.session.get_inputs()}
         outputs = {o.name: o.shape for o in self.session.get_outputs()}
         self.output_names = list(outputs)
-        problems = []
+        problem = None
         if list(inputs) != ['inputs'] or 'scores' not in outputs:
-            problems.append(f'input(s) {list(inputs)} and output(s) '
-                            f'{list(outputs)}, not inputs -> scores')
+            problem = (f'input(s) {list(inputs)} and output(s) '
+                       f'{list(outputs)}, not inputs -> scores')
         elif list(inputs['inputs'][1:]) != [3, *self.input_size]:
-            problems.append(f'input shape {inputs["inputs"]} against the '
-                            f'metadata input_size {list(self.input_size)}')
-        widths = {name: shape[-1] for name, shape in outputs.items()}
-        if self.classes is not None:
-            problems += [
-                f'{len(self.classes)} classes in the metadata, output {name}'
-                f' has {width}' for name, width in widths.items()
-                if isinstance(width, int) and width != len(self.classes)
-            ]
-        if problems:
-            raise OnnxModelError(f'{self.path}: {"; ".join(problems)}; '
-                                 f'{HOW_TO_EXPORT}')
+            problem = (f'input shape {inputs["inputs"]} against the metadata '
+                       f'input_size {list(self.input_size)}')
+        if problem:
+            raise OnnxModelError(f'{self.path}: {problem}; {HOW_TO_EXPORT}')
         members = outputs.get('member_logits')
         self.num_members = None if members is None else int(members[1])
 
@@ -141,11 +133,15 @@ class OnnxClassifier:
         outputs = dict(
             zip(self.output_names,
                 self.session.run(self.output_names, {'inputs': images})))
-        width = outputs['scores'].shape[1]
-        if self.classes is not None and width != len(self.classes):
-            raise OnnxModelError(
-                f'{self.path}: {len(self.classes)} classes in the metadata, '
-                f'the scores have {width}; {HOW_TO_EXPORT}')
+        if self.classes is not None:
+            wrong = [
+                f'{len(self.classes)} classes in the metadata, output {name} '
+                f'has {output.shape[-1]}' for name, output in outputs.items()
+                if output.shape[-1] != len(self.classes)
+            ]
+            if wrong:
+                raise OnnxModelError(
+                    f'{self.path}: {"; ".join(wrong)}; {HOW_TO_EXPORT}')
         check_probabilities(outputs['scores'], self.path)
         return outputs
 

@@ -57,9 +57,8 @@ def prediction_transforms(
     transforms = [] if own_size else [
         dict(type='Resize', scale=(want[1], want[0]))
     ]
-    transforms += [  # a class as type (new-style configs): its name
-        dict(t, type=t['type'] if isinstance(t['type'], str) else
-             t['type'].__name__) for t in dataset.get('pipeline', [])
+    transforms += [  # by name: classes (new-style configs) do not JSON
+        dict(t, type=type_name(t)) for t in dataset.get('pipeline', [])
         if type_name(t) not in _DROPPED
     ]
     return json.loads(json.dumps(transforms))

@@ -161,7 +161,8 @@ def test_checks_every_batch(tmp_path, weight):
     classifier = OnnxClassifier(path)
     classifier.classes = ['a', 'b']
     with pytest.raises(OnnxModelError, match=f'{path}: 2 classes in the '
-                       'metadata, the scores have 3;'):
+                       'metadata, output scores has 3; 2 classes in the '
+                       'metadata, output member_logits has 3;'):
         classifier(np.zeros((1, 3, 2, 2), np.float32))
 
 
