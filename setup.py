@@ -48,12 +48,14 @@ setup(
     ],
     # quickstart: the `Digits` data set reads scikit-learn's bundled digits;
     # svhn: `SVHN` reads the official .mat files; onnx: ONNX export and
-    # ONNX Runtime inference
+    # ONNX Runtime inference; timm: timm backbones through mmpretrain's
+    # `TIMMBackbone` (the version the tests run)
     extras_require=dict(
         tests=['pytest', 'scikit-learn', 'scipy'],
         quickstart=['scikit-learn'],
         svhn=['scipy'],
-        onnx=['onnx', 'onnxruntime', 'onnxscript']),
+        onnx=['onnx', 'onnxruntime', 'onnxscript'],
+        timm=['timm==1.0.31']),
     classifiers=[
         'License :: OSI Approved :: Apache Software License',
         'Programming Language :: Python :: 3',

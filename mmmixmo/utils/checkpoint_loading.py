@@ -111,7 +111,9 @@ def load_state_dict_checked(model: nn.Module,
     The model's own load hooks run as in ``load_state_dict`` (they may
     convert the keys). Missing keys (except BatchNorm's
     ``num_batches_tracked``, absent from old checkpoints), unexpected keys and
-    keys of another shape are mismatches.
+    keys of another shape are mismatches, and so are a single network's
+    weights loaded into a MixMo model (unfolded, they would make a model of
+    M equal members).
 
     Args:
         model (nn.Module): The model, or its DDP and test-time
@@ -130,6 +132,18 @@ def load_state_dict_checked(model: nn.Module,
     """
     while is_model_wrapper(model) or isinstance(model, BaseTTAModel):
         model = model.module
+    state_dict = {
+        re.sub(r'^module\.', '', k): v
+        for k, v in state_dict.items()
+    }
+    layer = getattr(model, 'encoder_layer', None)  # a MixMoClassifier's
+    if layer and f'backbone.{layer}.weight' in state_dict and not partial:
+        raise CheckpointMismatchError(
+            f'{source}: the weights are a single network\'s (backbone.{layer}'
+            '.weight, no member encoders), not a MixMo model\'s. A MixMo '
+            'model starts from a single network in training (load_from, or '
+            'the backbone\'s init_cfg Pretrained); test the single network '
+            'with its own config' + (f'; {hint}' if hint else ''))
     found = {}
     handle = model.register_load_state_dict_post_hook(
         lambda module, keys: found.update(
@@ -137,10 +151,7 @@ def load_state_dict_checked(model: nn.Module,
             unexpected=list(keys.unexpected_keys)))
     shapes = []
     try:
-        model.load_state_dict(
-            {re.sub(r'^module\.', '', k): v
-             for k, v in state_dict.items()},
-            strict=False)
+        model.load_state_dict(state_dict, strict=False)
     except RuntimeError as error:
         shapes = [
             f'{m[1]}: {m[2]} in the checkpoint, {m[3]} in the model'

@@ -6,7 +6,6 @@ take RGB images, as the digits' arrays).
 """
 import math
 import os.path as osp
-import re
 
 import mmcv
 import numpy as np
@@ -21,6 +20,7 @@ from mmpretrain.structures import DataSample
 
 from mmmixmo.apis import UncertaintyInferencer, uncertainty_record
 from mmmixmo.evaluation.functional.uncertainty import uncertainty_scores
+from mmmixmo.models.utils import fold_members
 from mmmixmo.utils import CheckpointMismatchError, checkpoint_loading
 from tests.conftest import REPO_ROOT
 from tests.utils.models import randomize_weights
@@ -271,28 +271,28 @@ def test_refuses_a_checkpoint_of_another_config(tiny, monkeypatch):
     with pytest.raises(CheckpointMismatchError) as error:
         UncertaintyInferencer(mixmo['config'],
                               pretrained=vanilla['checkpoint'])
-    message = str(error.value)
-    assert message.startswith(
+    # a single network would make a MixMo model of M equal members
+    assert str(error.value).startswith(
         f"checkpoint {vanilla['checkpoint']!r} into the model of "
-        f"{mixmo['config']!r} does not fit: ")
-    # MixMo's encoders and head are missing from the single network's
-    assert re.search(r'\d+ missing keys \(encoders\.convs\.0\.weight; ',
-                     message)
-    # asked for: the keys that fit (the shared core) are loaded, with a
-    # warning
+        f"{mixmo['config']!r}: the weights are a single network's "
+        '(backbone.conv1.weight, no member encoders), not a MixMo '
+        "model's. A MixMo model starts from a single network in training")
+    # asked for: the MixMo model it starts, which predicts as it does
     warnings = []
     monkeypatch.setattr(checkpoint_loading, 'print_log',
                         lambda message, **kwargs: warnings.append(message))
     inferencer = UncertaintyInferencer(
         mixmo['config'], pretrained=vanilla['checkpoint'],
         partial_load=True)
+    assert warnings == []  # every key fits once unfolded
+    state = inferencer.model.state_dict()
+    single = vanilla['model'].state_dict()
     core = 'backbone.layer1.0.conv1.weight'
-    assert torch.equal(inferencer.model.state_dict()[core],
-                       vanilla['model'].state_dict()[core])
-    assert warnings == [
-        message.split('. Use the config')[0] +
-        '; partial load: only the keys that fit were loaded'
-    ]
+    assert torch.equal(state[core], single[core])
+    assert torch.equal(
+        fold_members([state['encoders.convs.0.weight'],
+                      state['encoders.convs.1.weight']]),
+        single['backbone.conv1.weight'])
     assert len(inferencer(tiny['images'][:2])) == 2
 
 

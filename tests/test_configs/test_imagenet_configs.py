@@ -23,6 +23,7 @@ from mmpretrain.structures import DataSample
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from mmmixmo.models.utils import EncoderSlot
 from tests.conftest import REPO_ROOT
 from tests.test_configs.test_all_configs import (TINY_BACKBONES,
                                                  cpu_optim_wrapper, load,
@@ -99,7 +100,7 @@ def test_mixmo_adds_a_stem_and_a_head_to_resnet50(method):
     model = MODELS.build(load(MIXMO[method]).model)
     assert num_params(model) == 27_615_440 == RESNET50 + STEM + HEAD
     # the shared core: ResNet-50 without its stem convolution
-    assert isinstance(model.backbone.conv1, nn.Identity)
+    assert isinstance(model.backbone.conv1, EncoderSlot)
     assert num_params(model.backbone) == num_params(vanilla.backbone) - STEM
     assert [conv.weight.shape for conv in model.encoders.convs] == [
         (64, 3, 7, 7)
@@ -138,7 +139,7 @@ def test_mixmo_configs_differ_only_in_mixing_and_loss():
     assert rest[0] == rest[1] == rest[2]
     cfg = cfgs['mimo']
     assert cfg.model.num_members == 2
-    assert cfg.model.encoder_layer == 'conv1'
+    assert 'encoder_layer' not in cfg.model  # found: ResNet's conv1
     assert cfg.model.data_preprocessor.input_repetition_prob == 0.6
     loader = cfg.train_dataloader
     assert plain(loader.dataset.pipeline) == [

@@ -342,8 +342,8 @@ def test_refuses_a_checkpoint_of_another_config(tool, tiny):
     message = error.value.code  # a message: exit code 1
     assert message.startswith(
         f"checkpoint {vanilla['checkpoint']!r} into the model of "
-        f"{mixmo['config']!r} does not fit: 2 missing keys "
-        '(encoders.convs.0.weight; encoders.convs.1.weight)')
+        f"{mixmo['config']!r}: the weights are a single network's "
+        '(backbone.conv1.weight, no member encoders)')
     assert message.endswith('(tools/predict.py: --partial-load) loads only '
                             'the keys that fit')
     # asked for

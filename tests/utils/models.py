@@ -30,5 +30,6 @@ def randomize_weights(model: nn.Module,
                 module.bias.uniform_(-0.2, 0.2)
             if linear_std is not None and isinstance(module, nn.Linear):
                 module.weight.normal_(0, linear_std)
-                module.bias.normal_(0, linear_std)
+                if module.bias is not None:
+                    module.bias.normal_(0, linear_std)
     return model.eval()

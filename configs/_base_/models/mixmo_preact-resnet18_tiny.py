@@ -5,7 +5,6 @@ model = dict(
     backbone=dict(
         type='PreActResNet', depth=18, width=1, stem_stride=2,
         stem_channels=64),
-    encoder_layer='conv1',
     mixing=dict(type='LinearMixing', alpha=2.0),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(

@@ -9,7 +9,6 @@ model = dict(
         num_stages=4,
         out_indices=(3, ),
         style='pytorch'),
-    encoder_layer='conv1',
     mixing=dict(type='LinearMixing', alpha=2.0),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(

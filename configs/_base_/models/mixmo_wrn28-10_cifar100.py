@@ -3,7 +3,6 @@ model = dict(
     type='MixMoClassifier',
     num_members=2,
     backbone=dict(type='WideResNet', depth=28, widen_factor=10),
-    encoder_layer='conv1',
     mixing=dict(type='LinearMixing', alpha=2.0),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(

@@ -1,9 +1,9 @@
 from .ensemble_classifier import (EnsembleClassifier,
                                   merge_ensemble_checkpoints)
-from .fold_mixmo import fold_mixmo
+from .fold_mixmo import fold_mixmo, unfold_mixmo
 from .mixmo_classifier import MixMoClassifier
 
 __all__ = [
     'EnsembleClassifier', 'fold_mixmo', 'merge_ensemble_checkpoints',
-    'MixMoClassifier'
+    'MixMoClassifier', 'unfold_mixmo'
 ]

@@ -6,10 +6,11 @@ import torch
 from mmpretrain.models.classifiers import ImageClassifier
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
-from torch import Tensor, nn
+from torch import Tensor
 
 from ..data_preprocessors import MixMoDataPreprocessor
-from ..utils.member_encoders import MemberEncoders
+from ..utils.member_encoders import (EncoderSlot, MemberEncoders,
+                                     find_encoder_layer)
 
 
 @MODELS.register_module()
@@ -17,23 +18,28 @@ class MixMoClassifier(ImageClassifier):
     """A MixMo / MIMO classifier: M inputs, M outputs, one network.
 
     In training, ``MixMoDataPreprocessor`` gives each member its own image
-    ``(B, M, C, H, W)``, the M member encoders (copies of the backbone's
-    first convolution ``encoder_layer``) encode them, the mixing block merges
-    the encodings, and the rest of the backbone (the shared core), the neck
-    and ``MultiHeadClsHead`` (M heads) follow. At test time every member sees
-    the same image ``(B, C, H, W)`` and the encoders fold into one
-    convolution: inference costs the single network.
+    ``(B, M, C, H, W)``; the backbone runs on them stacked on the channels
+    up to its first convolution ``encoder_layer``, where the M member
+    encoders (copies of that convolution) encode them and the mixing block
+    merges the encodings (``EncoderSlot``); the rest of the backbone (the
+    shared core), the neck and ``MultiHeadClsHead`` (M heads) follow. At test
+    time every member sees the same image ``(B, C, H, W)`` and the encoders
+    fold into one convolution: inference costs the single network.
+
+    Weights of a single network (a plain mmpretrain classifier, or
+    :func:`fold_mixmo`'s) load as its MixMo start: see :func:`unfold_mixmo`.
 
     Args:
-        backbone (dict): The single network's backbone, whose first
-            operation is the ``nn.Conv2d`` named ``encoder_layer``.
+        backbone (dict): The single network's backbone.
         mixing (dict): The mixing block.
         head (dict): The multi-head.
         neck (dict, optional): Defaults to global average pooling.
         num_members (int): Number of members M >= 2, given to the mixing
             block, the head and the preprocessor. Defaults to 2.
-        encoder_layer (str): Dotted name of the backbone's first
-            convolution. Defaults to ``'conv1'``.
+        encoder_layer (str, optional): Dotted name of the backbone's first
+            convolution (the ``nn.Conv2d`` that reads the image). Defaults
+            to None: the only ``nn.Conv2d`` with the first one's input
+            channels.
         data_preprocessor (dict, optional): Defaults to
             ``MixMoDataPreprocessor``; its ``num_classes`` to the head's.
         channels_last (bool): Store and run the network in the NHWC memory
@@ -47,7 +53,7 @@ class MixMoClassifier(ImageClassifier):
                  head: dict,
                  neck: Optional[dict] = dict(type='GlobalAveragePooling'),
                  num_members: int = 2,
-                 encoder_layer: str = 'conv1',
+                 encoder_layer: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None,
                  channels_last: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
@@ -78,24 +84,18 @@ class MixMoClassifier(ImageClassifier):
             data_preprocessor=preprocessor,
             init_cfg=init_cfg)
         self.mixing = MODELS.build(mixing)
+        self.encoder_layer = find_encoder_layer(self.backbone, encoder_layer)
+        parent, _, child = self.encoder_layer.rpartition('.')
+        parent = self.backbone.get_submodule(parent)
         self.encoders = MemberEncoders(
-            self._pop_first_conv(encoder_layer), num_members,
+            getattr(parent, child), num_members,
             [copy.deepcopy(rule) for rule in self._backbone_rules()] or None)
+        slot = EncoderSlot(self.encoder_layer, self.encoders, self.mixing)
+        setattr(parent, child, slot)
+        object.__setattr__(self, '_slot', slot)  # registered in the backbone
         self.channels_last = channels_last
         if channels_last:
             self.to(memory_format=torch.channels_last)
-
-    def _pop_first_conv(self, name: str) -> nn.Conv2d:
-        """Take the backbone's first convolution out (Identity in place)."""
-        modules = dict(self.backbone.named_modules())
-        convs = [m for m in modules.values() if isinstance(m, nn.Conv2d)]
-        if not convs or modules.get(name) is not convs[0]:
-            raise ValueError(
-                f'model.encoder_layer={name!r} must name the first nn.Conv2d '
-                f'of the backbone {type(self.backbone).__name__}')
-        parent, _, child = name.rpartition('.')
-        setattr(modules[parent], child, nn.Identity())
-        return convs[0]
 
     def _backbone_rules(self) -> List[dict]:
         """The backbone's layer-wise init rules, reused for the encoders."""
@@ -106,18 +106,21 @@ class MixMoClassifier(ImageClassifier):
     def extract_feat(self,
                      inputs: Tensor,
                      stage: str = 'neck') -> Union[tuple, Tensor]:
-        """Features of images ``(B, C, H, W)`` that every member sees.
+        """Features of images that every member sees, or of member images.
 
         Args:
-            inputs (Tensor): Preprocessed images ``(B, C, H, W)``.
+            inputs (Tensor): Preprocessed images ``(B, C, H, W)``, or member
+                images ``(B, M, C, H, W)`` (mixed at the encoders).
             stage (str): ``'backbone'``, ``'neck'`` or ``'pre_logits'``.
 
         Returns:
             tuple | Tensor: The features at ``stage``.
         """
+        if inputs.dim() == 5:
+            inputs = inputs.flatten(1, 2)
         if self.channels_last:
             inputs = inputs.contiguous(memory_format=torch.channels_last)
-        return super().extract_feat(self.encoders(inputs), stage)
+        return super().extract_feat(inputs, stage)
 
     def loss(self, inputs: Tensor, data_samples: List[DataSample]) -> dict:
         """Encode, mix, run the core and the weighted multi-head loss.
@@ -129,9 +132,32 @@ class MixMoClassifier(ImageClassifier):
         Returns:
             dict[str, Tensor]: ``loss_head{i}`` per head.
         """
-        mixed, masks = self.mixing(self.encoders(inputs))
-        feats = super().extract_feat(mixed)
+        feats = self.extract_feat(inputs)
+        masks, self._slot.masks = self._slot.masks, None
         return self.head.loss(feats, data_samples, masks)
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str,
+                              *args) -> None:
+        """Unfold the weights of a single network (see :func:`unfold_mixmo`)
+        before they load; MixMo weights load as they are."""
+        own = {
+            key[len(prefix):]: value
+            for key, value in state_dict.items() if key.startswith(prefix)
+        }
+        if f'backbone.{self.encoder_layer}.weight' in own:
+            from .fold_mixmo import unfold_mixmo
+            for key in own:
+                del state_dict[prefix + key]
+            model_cfg = dict(
+                num_members=len(self.encoders.convs),
+                encoder_layer=self.encoder_layer,
+                head=dict(
+                    num_classes=self.head.num_classes,
+                    in_channels=self.head.fc.in_features))
+            state_dict.update(
+                (prefix + key, value)
+                for key, value in unfold_mixmo(model_cfg, own).items())
+        super()._load_from_state_dict(state_dict, prefix, *args)
 
 
 def _with_members(cfg: dict, key: str, num_members: int) -> dict:

@@ -6,8 +6,10 @@ from mmengine.dataset import pseudo_collate
 from mmengine.registry import DefaultScope
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
+from torch import nn
 
 import mmmixmo  # noqa: F401
+from mmmixmo.models.utils import EncoderSlot
 from tests.utils.models import randomize_weights
 
 
@@ -63,8 +65,14 @@ def test_preact_resnet18_tiny_parameter_count(width, expected):
 
 def test_encoders_replace_first_conv():
     model = MODELS.build(tiny_cfg())
-    assert isinstance(model.backbone.conv1, torch.nn.Identity)
+    assert model.encoder_layer == 'conv1'  # found: the one 3-channel conv
+    assert isinstance(model.backbone.conv1, EncoderSlot)
+    assert model.backbone.conv1.encoders is model.encoders
     assert len(model.encoders.convs) == 2
+    # the slot holds no weights: the encoders are saved as encoders.*
+    assert not [
+        k for k in model.state_dict() if k.startswith('backbone.conv1')
+    ]
     assert model.mixing.num_members == 2
     assert model.head.num_members == 2
     assert model.data_preprocessor.num_members == 2
@@ -138,10 +146,34 @@ def test_three_modes():
     assert preds[0].head_logits.shape == (2, 10)
 
 
+class _Stem(nn.Module):
+    """A stand-in for the first convolution computing ``fn(input)``."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x):
+        return self.fn(x)
+
+
+def _with_stem(model, fn, x):
+    """``model``'s ``mode='tensor'`` with ``fn`` at its encoder layer."""
+    parent, _, child = model.encoder_layer.rpartition('.')
+    parent = model.backbone.get_submodule(parent)
+    slot = getattr(parent, child)
+    setattr(parent, child, _Stem(fn))
+    try:
+        return model.head(model.neck(model.backbone(x)))
+    finally:
+        setattr(parent, child, slot)
+
+
 def _unfolded(model, x):
     """The test-time network written out: sum of the M member encodings."""
-    encoded = sum(conv(x) for conv in model.encoders.convs)
-    return model.head(model.neck(model.backbone(encoded)))
+    return _with_stem(
+        model, lambda image: sum(conv(image) for conv in model.encoders.convs),
+        x)
 
 
 @pytest.mark.parametrize('num_members', [2, 3])
@@ -165,7 +197,10 @@ def test_loss_is_the_head_loss_of_the_mixed_features():
     mixed, masks = model.mixing(
         [conv(data['inputs'][:, i]) for i, conv in
          enumerate(model.encoders.convs)])
-    feats = model.neck(model.backbone(mixed))
+    parent = model.backbone
+    slot, parent.conv1 = parent.conv1, _Stem(lambda stacked: mixed)
+    feats = model.neck(model.backbone(data['inputs'].flatten(1, 2)))
+    parent.conv1 = slot
     expected = model.head.loss(feats, data['data_samples'], masks)
     for key in ('loss_head0', 'loss_head1'):
         assert torch.equal(losses[key], expected[key])
