@@ -2,8 +2,12 @@
 
 Each config runs through mmengine's Runner (its dataloaders and pipelines,
 hooks, optimizer, schedulers, then a validation pass with its evaluators)
-with the backbone shrunk to a tiny width. Every train dataloader is checked
-against the config's name and its dataset base.
+with the backbone shrunk to a tiny width. A checkpoint the config would
+download (a ``Pretrained`` backbone ``init_cfg`` at an http(s) address) or
+read (``load_from``) is replaced by a random checkpoint of the tiny single
+network, saved locally, and training must start from it.
+Every train dataloader is checked against the config's name and its dataset
+base.
 """
 import copy
 import functools
@@ -11,23 +15,28 @@ import glob
 import os
 import os.path as osp
 import re
-from typing import Any, List, Tuple
+from typing import Any, Dict, List, Tuple
 
 import cv2
 import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
-from mmpretrain.registry import DATASETS
+from mmpretrain.registry import DATASETS, MODELS
+from torch import Tensor
 
+from mmmixmo.models.utils import fold_members, unfold_members
 from tests.conftest import REPO_ROOT
 from tests.utils.fake_cifar import make_fake_cifar10, make_fake_cifar100
 from tests.utils.fake_cifar_c import make_fake_cifar_c
 from tests.utils.fake_imagenet import make_fake_imagenet
 from tests.utils.fake_svhn import make_fake_svhn
 from tests.utils.fake_tiny_imagenet import make_fake_tiny_imagenet
+from tests.utils.models import randomize_weights
 
 CONFIGS = sorted(
     p for p in glob.glob(
@@ -38,6 +47,10 @@ TINY_BACKBONES = {
     'WideResNet': (dict(depth=10, widen_factor=1), 64),
     'PreActResNet': (dict(depth=18, width=1, base_channels=8), 64),
     'ResNet': (dict(depth=18, stem_channels=8, base_channels=8), 64),
+    # 2 stages of 1 block, 32 then 64 channels (4x4 patches, 7x7 windows)
+    'SwinTransformer': (dict(
+        arch=dict(embed_dims=32, depths=[1, 1], num_heads=[1, 2]),
+        out_indices=(1, )), 64),
 }
 BATCH = 8
 LOCAL_DATASETS = {'CIFAR10': 'LocalCIFAR10', 'CIFAR100': 'LocalCIFAR100'}
@@ -81,6 +94,23 @@ SINGLE_NETWORK_LR = {
 }
 # configs/quickstart/README.md: keeps lr 0.1 at b = 2 (12 epochs only).
 LR_NOT_DIVIDED_BY_B = {'quickstart/cut-mixmo_wrn16-1_1xb64-b2_digits.py'}
+# configs/imagefolder/README.md: 2 epochs from the trained single network.
+FROM_SINGLE_NETWORK_LR = 0.01
+# configs/finetune (README.md there): from ImageNet-1k checkpoints, at
+# 224 x 224 on their own dataset bases (configs/finetune/_base_/datasets),
+# with the single network's fine-tuning lr of each optimizer; MixMo divides
+# it by b.
+FINETUNE = 'finetune'
+FINETUNE_TRAIN = {  # dataset type: (batch_size, pipeline)
+    'CustomDataset': (64, [
+        LOAD,
+        dict(type='RandomResizedCrop', scale=224),
+        dict(type='RandomFlip', prob=0.5, direction='horizontal'), PACK
+    ]),
+    'CIFAR100': (64, [*CIFAR_AUGMENTS,
+                      dict(type='Resize', scale=224), PACK]),
+}
+FINETUNE_LR = {'SGD': 0.005, 'AdamW': 1.25e-5}
 # Configs named without their batch, and the recipe they are named after.
 HEADLINE = 'mixmo/cut-mixmo_wrn28-10_1xb64-b4_cifar100.py'
 ALIASES = {
@@ -141,15 +171,22 @@ def batch_in_name(path: str) -> Tuple[int, int, int]:
     return int(gpus), int(per_gpu), int(repeats or 1)
 
 
+def is_finetune(path: str) -> bool:
+    return relpath(path).split(osp.sep)[0] == FINETUNE
+
+
 @functools.lru_cache()
-def dataset_bases() -> dict:
-    """``configs/_base_/datasets/*.py`` by the type of their train set."""
+def dataset_bases(finetune: bool = False) -> dict:
+    """``configs/_base_/datasets/*.py`` (``configs/finetune/_base_/...``)
+    by the type of their train set."""
+    folder = osp.join(FINETUNE, '_base_') if finetune else '_base_'
     bases = {}
     for path in glob.glob(
-            osp.join(REPO_ROOT, 'configs', '_base_', 'datasets', '*.py')):
+            osp.join(REPO_ROOT, 'configs', folder, 'datasets', '*.py')):
         cfg = load(path)
         bases[cfg.train_dataloader.dataset.type] = cfg
-    assert sorted(bases) == sorted(VANILLA_TRAIN)
+    assert sorted(bases) == sorted(
+        FINETUNE_TRAIN if finetune else VANILLA_TRAIN)
     return bases
 
 
@@ -217,8 +254,120 @@ def shrink_dataset(dataset: dict, num: int, fake_data: dict) -> None:
     dataset.indices = num
 
 
-def shrink(cfg: Config, fake_data: dict, work_dir: str) -> None:
-    """Tiny backbone, fake data, 2 training iterations, no AMP."""
+def single_network(model: dict, num_classes: int) -> torch.nn.Module:
+    """The single network of a model config, random: an ``ImageClassifier``
+    with its backbone and neck and a linear head, every parameter drawn
+    away from its initialisation, BN statistics random."""
+    init_default_scope('mmpretrain')
+    backbone = {k: v for k, v in model.backbone.items() if k != 'init_cfg'}
+    net = MODELS.build(
+        dict(
+            type='ImageClassifier',
+            backbone=backbone,
+            neck=model.get('neck', dict(type='GlobalAveragePooling')),
+            head=dict(
+                type='LinearClsHead',
+                num_classes=num_classes,
+                in_channels=model.head.in_channels)))
+    net.init_weights()
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for param in net.parameters():
+            param.add_(0.05 * torch.randn(param.shape, generator=generator))
+    return randomize_weights(net)
+
+
+def local_checkpoints(cfg: Config, work_dir: str) -> Dict[str, dict]:
+    """Replace the checkpoints the config loads by tiny local ones.
+
+    A ``Pretrained`` backbone ``init_cfg`` (in ``configs/finetune`` a model
+    zoo's ImageNet network at an http(s) address, which would be downloaded)
+    becomes a random tiny single network with 1000 classes; a ``load_from``
+    (a trained single network) one with the config's classes. Both are
+    saved in ``work_dir``.
+
+    Returns:
+        dict: The weights of each replaced checkpoint, by ``'init_cfg'`` or
+        ``'load_from'``.
+    """
+    model = cfg.model.member if 'member' in cfg.model else cfg.model
+    init_cfg = model.backbone.get('init_cfg')
+    load_from = cfg.get('load_from')
+    needed = {}
+    if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained':
+        needed['init_cfg'] = 1000
+    if load_from:
+        needed['load_from'] = model.head.num_classes
+    weights = {}
+    for key, num_classes in needed.items():
+        path = osp.join(work_dir, f'single_network_{key}.pth')
+        os.makedirs(work_dir, exist_ok=True)
+        state_dict = single_network(model, num_classes).state_dict()
+        torch.save(dict(state_dict=state_dict, meta=dict()), path)
+        weights[key] = {k: v.clone() for k, v in state_dict.items()}
+        if key == 'init_cfg':
+            init_cfg.checkpoint = path
+        else:
+            cfg.load_from = path
+    return weights
+
+
+class StartWeights(Hook):
+    """Keeps the model and its weights as training starts (after the
+    initialisation and ``load_from``)."""
+
+    def before_train(self, runner) -> None:
+        model = runner.model
+        self.model = model.module if is_model_wrapper(model) else model
+        self.weights = {
+            k: v.detach().clone()
+            for k, v in self.model.state_dict().items()
+        }
+
+
+def assert_starts_from(start: StartWeights, weights: Dict[str, Tensor],
+                       whole: bool) -> None:
+    """The model started from a single network's weights: its backbone (and
+    with ``whole`` its head) as they are, except that a MixMo model's member
+    encoders are that network's first convolution / M (they fold back to
+    it exactly) and its M heads copies of that network's head."""
+    model, state = start.model, start.weights
+    layer = getattr(model, 'encoder_layer', None)
+    num_members = len(model.encoders.convs) if layer else 1
+    checked = set()
+    for key, value in weights.items():
+        if not whole and not key.startswith('backbone.'):
+            continue
+        if layer and key.startswith(f'backbone.{layer}.'):
+            name = key[len(f'backbone.{layer}.'):]
+            members = [
+                state[f'encoders.convs.{i}.{name}']
+                for i in range(num_members)
+            ]
+            assert torch.equal(fold_members(members), value), key
+            for member, expected in zip(members,
+                                        unfold_members(value, num_members)):
+                assert torch.equal(member, expected), key
+            torch.testing.assert_close(members[0], value / num_members)
+            checked.update(f'encoders.convs.{i}.{name}'
+                           for i in range(num_members))
+        elif layer and key.startswith('head.fc.'):
+            assert torch.equal(
+                state[key],
+                value.repeat(num_members, *[1] * (value.dim() - 1))), key
+            checked.add(key)
+        else:
+            assert torch.equal(state[key], value), key
+            checked.add(key)
+    # every weight of the model's backbone (and head) came from the file
+    prefixes = ('backbone.', 'encoders.') + (('head.', ) if whole else ())
+    assert {k for k in state if k.startswith(prefixes)} == checked
+
+
+def shrink(cfg: Config, fake_data: dict,
+           work_dir: str) -> Dict[str, Dict[str, Tensor]]:
+    """Tiny backbone, fake data, 2 training iterations, no AMP, local
+    checkpoints (:func:`local_checkpoints`, whose weights it returns)."""
     model = cfg.model
     for member in [model.member] if 'member' in model else [model]:
         overrides, channels = TINY_BACKBONES[member.backbone.type]
@@ -240,14 +389,18 @@ def shrink(cfg: Config, fake_data: dict, work_dir: str) -> None:
     cfg.default_hooks.logger.interval = 1
     cfg.work_dir = work_dir
     cfg.experiment_name = osp.basename(work_dir)
+    return local_checkpoints(cfg, work_dir)
 
 
 @pytest.mark.parametrize(
     'path', CONFIGS, ids=[osp.relpath(p, REPO_ROOT) for p in CONFIGS])
 def test_config_trains_two_iterations(path, fake_data, tmp_path):
     cfg = load(path)
-    shrink(cfg, fake_data, str(tmp_path / osp.basename(path)[:-3]))
+    checkpoints = shrink(cfg, fake_data,
+                         str(tmp_path / osp.basename(path)[:-3]))
     runner = Runner.from_cfg(cfg)
+    start = StartWeights()
+    runner.register_hook(start)
     if cfg.model.type == 'EnsembleClassifier':
         # Evaluation only: the members train with their own configs.
         with pytest.raises(RuntimeError, match='evaluation-only'):
@@ -256,6 +409,11 @@ def test_config_trains_two_iterations(path, fake_data, tmp_path):
     else:
         runner.train()
         assert runner.iter == 2
+    # nothing downloaded: training started from the local checkpoints
+    if 'load_from' in checkpoints:
+        assert_starts_from(start, checkpoints['load_from'], whole=True)
+    elif 'init_cfg' in checkpoints:
+        assert_starts_from(start, checkpoints['init_cfg'], whole=False)
     metrics = runner.val()
     assert 'accuracy/top1' in metrics and 'calibration/nll' in metrics
     multi_head = cfg.model.type in ('MixMoClassifier', 'EnsembleClassifier')
@@ -355,8 +513,10 @@ def test_train_dataloader_of_every_config(path):
     others on their dataset base's train dataloader, unchanged."""
     cfg = load(path)
     loader = cfg.train_dataloader
-    base = dataset_bases()[loader.dataset.type]
-    vanilla_batch, vanilla_pipeline = VANILLA_TRAIN[loader.dataset.type]
+    finetune = is_finetune(path)
+    base = dataset_bases(finetune)[loader.dataset.type]
+    vanilla_batch, vanilla_pipeline = (
+        FINETUNE_TRAIN if finetune else VANILLA_TRAIN)[loader.dataset.type]
     assert plain(base.train_dataloader.dataset.pipeline) == vanilla_pipeline
     assert base.train_dataloader.batch_size == vanilla_batch
     assert 'batch_sampler' not in loader
@@ -366,14 +526,18 @@ def test_train_dataloader_of_every_config(path):
                      if dataset.type == 'OODDataset' else [dataset]):
             assert member_views(part.get('pipeline', [])) == []
     lr = cfg.optim_wrapper.optimizer.lr
-    single_network_lr = SINGLE_NETWORK_LR[loader.dataset.type]
+    single_network_lr = (
+        FINETUNE_LR[cfg.optim_wrapper.optimizer.type] if finetune else
+        FROM_SINGLE_NETWORK_LR if path.endswith('-ft.py') else
+        SINGLE_NETWORK_LR[loader.dataset.type])
     name = recipe_name(path)
     recipe_gpus = RECIPE_GPUS.get(loader.dataset.type, 1)
     if cfg.model.type != 'MixMoClassifier':
         assert member_views(loader.dataset.pipeline) == []
         assert plain(loader) == plain(base.train_dataloader)
         assert lr == single_network_lr
-        if name.startswith(('baselines', 'imagefolder', 'quickstart')):
+        if name.startswith(
+                ('baselines', 'imagefolder', 'quickstart', FINETUNE)):
             assert batch_in_name(name) == (recipe_gpus, vanilla_batch, 1)
         return
 

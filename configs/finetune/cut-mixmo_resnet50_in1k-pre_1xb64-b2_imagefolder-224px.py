@@ -1,0 +1,8 @@
+# Cut-MixMo ResNet-50 from mmpretrain's ImageNet-1k checkpoint, b = 2, on a
+# folder of images at 224 x 224 (see README.md).
+_base_ = ['./mimo_resnet50_in1k-pre_1xb64-b2_imagefolder-224px.py']
+
+model = dict(
+    mixing=dict(type='CutOrLinearMixing', alpha=2.0, prob=0.5),
+    head=dict(r=3.0))
+custom_hooks = [dict(type='MixingProbHook', decay_fraction=1 / 12)]
