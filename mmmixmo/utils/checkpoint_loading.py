@@ -136,14 +136,21 @@ def load_state_dict_checked(model: nn.Module,
         re.sub(r'^module\.', '', k): v
         for k, v in state_dict.items()
     }
-    layer = getattr(model, 'encoder_layer', None)  # a MixMoClassifier's
-    if layer and f'backbone.{layer}.weight' in state_dict and not partial:
+    single = [  # MixMoClassifiers (also ensemble members) given one
+        f'{name}.' * bool(name) + f'backbone.{module.encoder_layer}.weight'
+        for name, module in model.named_modules()
+        if isinstance(getattr(module, 'encoder_layer', None), str)
+    ]
+    single = [key for key in single if key in state_dict]
+    if single and not partial:
         raise CheckpointMismatchError(
-            f'{source}: the weights are a single network\'s (backbone.{layer}'
-            '.weight, no member encoders), not a MixMo model\'s. A MixMo '
-            'model starts from a single network in training (load_from, or '
-            'the backbone\'s init_cfg Pretrained); test the single network '
-            'with its own config' + (f'; {hint}' if hint else ''))
+            f'{source}: the weights are a single network\'s ({single[0]}, '
+            'no member encoders), not a MixMo model\'s. A MixMo model '
+            'starts from a single network in training (load_from, or the '
+            'backbone\'s init_cfg Pretrained); test the single network '
+            'with its own config, or ask for the MixMo model it starts '
+            '(M equal members) with a partial load' +
+            (f'; {hint}' if hint else ''))
     found = {}
     handle = model.register_load_state_dict_post_hook(
         lambda module, keys: found.update(

@@ -2,7 +2,6 @@
 and unfold a single network into the MixMo model it starts."""
 import copy
 import inspect
-import logging
 from collections import OrderedDict
 from typing import Dict, Tuple
 
@@ -101,9 +100,10 @@ def unfold_mixmo(model_cfg: dict, state_dict: Dict[str, Tensor]) -> dict:
     different K, hidden layers, none) are left out and keep the MixMo
     head's initialisation, which the log says. At test time the MixMo model
     then computes the single network: the folded encoders are its first
-    convolution, the mean of M equal heads is its head. The M heads kept by
-    ``fold_mixmo(keep_heads=True)`` (``head.fc`` with M x K outputs) load as
-    they are.
+    convolution, the mean of M equal heads is its head. A head of M x K
+    classes is not taken as M heads (it would split a single network's
+    classes): the M heads kept by ``fold_mixmo(keep_heads=True)`` do not
+    load back.
 
     Args:
         model_cfg (dict): The ``MixMoClassifier`` config (``cfg.model``).
@@ -152,13 +152,6 @@ def _unfold_head(head: Dict[str, Tensor], num_members: int, num_classes: int,
             value.repeat(num_members, *[1] * (value.dim() - 1))
             for key, value in head.items()
         }
-    if shape == (num_members * num_classes, in_channels) and \
-            set(head) == {'fc.weight', 'fc.bias'}:
-        print_log(
-            f'head.fc has {num_members} x {num_classes} outputs: taken as '
-            f"the {num_members} heads of fold_mixmo(keep_heads=True)'s "
-            'network', logger='current', level=logging.WARNING)
-        return {f'head.{key}': value for key, value in head.items()}
     found = ', '.join(f'{key} {list(value.shape)}'
                       for key, value in head.items()) or 'none'
     print_log(

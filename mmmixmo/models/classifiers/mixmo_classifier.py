@@ -1,6 +1,6 @@
 """MixMo: Mixing Multiple Inputs for Multiple Outputs via Deep Subnetworks."""
 import copy
-from typing import List, Optional, Union
+from typing import List, Optional, Tuple, Union
 
 import torch
 from mmpretrain.models.classifiers import ImageClassifier
@@ -91,6 +91,8 @@ class MixMoClassifier(ImageClassifier):
             getattr(parent, child), num_members,
             [copy.deepcopy(rule) for rule in self._backbone_rules()] or None)
         slot = EncoderSlot(self.encoder_layer, self.encoders, self.mixing)
+        if getattr(self.backbone, 'is_init', False):  # built with weights
+            slot.start_from_single_network(getattr(parent, child))
         setattr(parent, child, slot)
         object.__setattr__(self, '_slot', slot)  # registered in the backbone
         self.channels_last = channels_last
@@ -135,6 +137,30 @@ class MixMoClassifier(ImageClassifier):
         feats = self.extract_feat(inputs)
         masks, self._slot.masks = self._slot.masks, None
         return self.head.loss(feats, data_samples, masks)
+
+    def train(self, mode: bool = True) -> 'MixMoClassifier':
+        """Set the mode; the encoders follow the freezing of the module
+        that holds the first convolution.
+
+        Backbones that freeze their stem in ``train()`` (Swin's patch
+        embedding, MobileNetV2's and EfficientNet's first ConvModule with
+        ``frozen_stages``) freeze that module's parameters, no longer the
+        convolution's: frozen, they freeze the encoders too.
+        """
+        super().train(mode)
+        holder = self.encoder_layer.rpartition('.')[0]
+        params = list(self.backbone.get_submodule(holder).parameters()) \
+            if holder else []
+        if params and not any(p.requires_grad for p in params):
+            self.encoders.requires_grad_(False)
+        return self
+
+    def get_layer_depth(self, param_name: str) -> Tuple[int, int]:
+        """The layer-wise depth of a parameter (layer-wise lr decay): the
+        encoders are at the depth of the backbone's first convolution."""
+        if param_name.startswith('encoders.'):
+            param_name = f'backbone.{self.encoder_layer}.weight'
+        return super().get_layer_depth(param_name)
 
     def _load_from_state_dict(self, state_dict: dict, prefix: str,
                               *args) -> None:

@@ -75,7 +75,9 @@ def find_encoder_layer(backbone: nn.Module, name: Optional[str]) -> str:
         raise ValueError(
             f'model.encoder_layer: {len(found)} convolutions of {kind} take '
             f'{channels} channels ({", ".join(found[:4])}); set '
-            'model.encoder_layer to the one that reads the image')
+            'model.encoder_layer to the one that reads the image (a '
+            'backbone in which several read it, like RepVGG\'s two-branch '
+            'stem, cannot be a MixMo backbone)')
     return found[0]
 
 
@@ -187,6 +189,16 @@ class EncoderSlot(nn.Module):
             self._unfold_into_encoders(state_dict, prefix)
         super()._load_from_state_dict(state_dict, prefix, *args)
 
+    def start_from_single_network(self, conv: nn.Conv2d) -> None:
+        """Start the encoders from the single network's trained first
+        convolution (a backbone built with its weights, e.g. timm's
+        ``pretrained=True``)."""
+        self._unfold_into_encoders(
+            {
+                f'{self.layer}.{name}': param.detach().clone()
+                for name, param in conv.named_parameters()
+            }, f'{self.layer}.')
+
     def _unfold_into_encoders(self, state_dict: dict, prefix: str) -> None:
         convs = self.encoders.convs
         params = []
@@ -198,16 +210,17 @@ class EncoderSlot(nn.Module):
             shape = getattr(convs[0], name).shape
             if param.shape != shape:
                 raise ValueError(
-                    f"model.backbone.init_cfg: '{prefix}{name}' has shape "
-                    f'{list(param.shape)} in the checkpoint, the member '
-                    f'encoders {list(shape)}')
+                    f"the weights loaded into the backbone: '{prefix}{name}' "
+                    f'has shape {list(param.shape)}, the member encoders '
+                    f'{list(shape)} (model.backbone.init_cfg)')
             params.append((name, param))
         if not params or params[0][0] != 'weight':
             raise ValueError(
-                f"model.backbone.init_cfg: the checkpoint has no '{prefix}"
+                f"the weights loaded into the backbone have no '{prefix}"
                 "weight', the first convolution of the single network the "
-                'member encoders start from; load a MixMo checkpoint with '
-                'load_from instead')
+                'member encoders start from (model.backbone.init_cfg '
+                'Pretrained needs a single network\'s checkpoint); load a '
+                'MixMo checkpoint into the whole model, with load_from')
         with torch.no_grad():
             for name, param in params:
                 for conv, member in zip(convs,

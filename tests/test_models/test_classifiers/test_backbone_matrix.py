@@ -261,6 +261,9 @@ def test_two_runner_iterations_of_cut_mixmo(family, fake_cifar10_root,
             log_level='WARNING'))
     runner = Runner.from_cfg(cfg)
     assert runner.model.encoder_layer == FAMILIES[family][3]
+    drawn = []  # the masks of each batch, from the mixing block
+    runner.model.mixing.register_forward_hook(
+        lambda module, args, output: drawn.append(output[1]))
     runner.train()
     assert runner.iter == 2
     hub = runner.message_hub
@@ -269,7 +272,8 @@ def test_two_runner_iterations_of_cut_mixmo(family, fake_cifar10_root,
         assert len(losses) == 2 and all(map(math.isfinite, losses)), key
     # the last batch was cut-mixed: binary masks on the grid of the single
     # network's first convolution (ViTs: 6x6 patches of the padded 36x36)
-    masks = runner.model._slot.masks
+    masks = drawn[-1]
+    assert len(drawn) == 2 and runner.model._slot.masks is None
     assert set(masks.unique().tolist()) <= {0.0, 1.0}
     vanilla = MODELS.build(vanilla_cfg(family)).eval()
     encoding = output_of(

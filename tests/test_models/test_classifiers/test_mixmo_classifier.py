@@ -317,3 +317,37 @@ def test_bfloat16_autocast_loss():
         assert value.dtype == torch.float32 and torch.isfinite(value)
     sum(losses.values()).backward()
     assert torch.isfinite(model.encoders.convs[1].weight.grad).all()
+
+
+@pytest.mark.parametrize('backbone,holder', [
+    (dict(type='SwinTransformer', arch=dict(embed_dims=8, depths=[1, 1],
+                                            num_heads=[1, 2]),
+          window_size=4, out_indices=(1, ), frozen_stages=0), 'patch_embed'),
+    (dict(type='MobileNetV2', widen_factor=0.25, out_indices=(2, ),
+          frozen_stages=1), 'conv1'),
+])
+def test_frozen_stem_freezes_the_encoders(backbone, holder):
+    # these backbones freeze the module holding the first convolution in
+    # train(), not the convolution itself
+    model = MODELS.build(mixmo(backbone, 10, 16))
+    model.train()
+    frozen = model.backbone.get_submodule(holder)
+    assert not any(p.requires_grad for p in frozen.parameters())
+    assert not any(p.requires_grad for p in model.encoders.parameters())
+    free = MODELS.build(
+        mixmo({k: v for k, v in backbone.items() if k != 'frozen_stages'},
+              10, 16)).train()
+    assert all(p.requires_grad for p in free.encoders.parameters())
+
+
+def test_encoders_are_at_the_depth_of_the_first_convolution():
+    # layer-wise lr decay (mmpretrain's LearningRateDecayOptimWrapper)
+    model = MODELS.build(
+        mixmo(
+            dict(type='VisionTransformer', arch=dict(
+                embed_dims=32, num_layers=2, num_heads=2,
+                feedforward_channels=64), img_size=32, patch_size=8,
+                 out_type='cls_token'), 10, 32) | dict(neck=None))
+    assert model.get_layer_depth('encoders.convs.1.weight') == \
+        model.get_layer_depth('backbone.pos_embed') == (0, 4)
+    assert model.get_layer_depth('head.fc.weight') == (3, 4)

@@ -16,8 +16,10 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.logging import MMLogger
+from mmengine.model import BaseModule
 from mmengine.runner import Runner, load_checkpoint
 from mmpretrain.registry import MODELS
+from torch import nn
 
 import mmmixmo  # noqa: F401
 from mmmixmo.models.backbones.preact_backbone import AUTHORS_INIT_CFG
@@ -454,8 +456,9 @@ def test_mixmo_checkpoint_as_backbone_pretrained_raises(net, tmp_path):
             init_cfg=dict(type='Pretrained', checkpoint=path,
                           prefix='backbone.')))
     with pytest.raises(ValueError,
-                       match=rf"model\.backbone\.init_cfg: the checkpoint has "
-                       rf"no '{layer}\.weight'.*load_from"):
+                       match=rf"the weights loaded into the backbone have no "
+                       rf"'{layer}\.weight'.*model\.backbone\.init_cfg.*"
+                       r'load_from'):
         model.init_weights()
 
 
@@ -472,9 +475,10 @@ def test_first_conv_of_another_shape_raises(tmp_path):
             init_cfg=dict(type='Pretrained', checkpoint=path,
                           prefix='backbone.')))
     with pytest.raises(ValueError,
-                       match=r"model\.backbone\.init_cfg: 'conv1\.weight' has "
-                       r'shape \[16, 3, 7, 7\] in the checkpoint, the member '
-                       r'encoders \[8, 3, 7, 7\]'):
+                       match=r"the weights loaded into the backbone: "
+                       r"'conv1\.weight' has shape \[16, 3, 7, 7\], the "
+                       r'member encoders \[8, 3, 7, 7\] '
+                       r'\(model\.backbone\.init_cfg\)'):
         model.init_weights()
 
 
@@ -529,13 +533,85 @@ def test_resnet_frozen_stem_freezes_every_member_encoder():
     assert trainable(free.encoders) == [True] * 3
 
 
-def test_keep_heads_fold_loads_back_into_the_mixmo_model():
-    # fold_mixmo(keep_heads=True) keeps the M trained heads: (M * K, C)
-    cfg = mixmo_cfg('wrn', 3)
+def test_heads_of_m_times_k_classes_are_not_split(log_messages):
+    # (M * K, C): fold_mixmo(keep_heads=True)'s M heads, or a single network
+    # of M * K classes, which must not become M heads of K classes each
+    cfg = mixmo_cfg('wrn', 2)
     trained = randomize(MODELS.build(cfg))
     _, weights = fold_mixmo(cfg, trained.state_dict(), keep_heads=True)
-    model = build_mixmo(cfg)
-    model.load_state_dict(weights, strict=True)
-    assert torch.equal(model.head.fc.weight, trained.head.fc.weight)
-    raw = images()
-    assert max_diff(predict(model, raw)[0], predict(trained, raw)[0]) <= 1e-5
+    wide = build_single('wrn', num_classes=20)
+    for state in (weights, wide.state_dict()):
+        model = build_mixmo(cfg)
+        init = model.head.fc.weight.detach().clone()
+        model.load_state_dict(state, strict=False)
+        assert torch.equal(model.head.fc.weight, init)
+        assert torch.equal(
+            fold_members(list(model.encoders.convs.parameters())),
+            state['backbone.conv1.weight'])
+    assert sum('the 2 heads keep their initialisation' in m
+               for m in log_messages) == 2
+
+
+class _BuiltWithWeights(BaseModule):
+    """A backbone that loads its weights when built (as timm's
+    ``pretrained=True`` through ``TIMMBackbone``)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        self.body = nn.Conv2d(8, 16, 3)
+        with torch.no_grad():
+            self.stem.weight.normal_(0, 0.3)
+            self.stem.bias.normal_(0, 0.3)
+        self._is_init = True
+
+    def forward(self, x):
+        return (self.body(self.stem(x)), )
+
+
+def test_backbone_built_with_weights_starts_every_encoder(log_messages):
+    MODELS.register_module('_BuiltWithWeights', module=_BuiltWithWeights,
+                           force=True)
+    torch.manual_seed(0)
+    single = _BuiltWithWeights()
+    torch.manual_seed(0)
+    model = MODELS.build(
+        dict(
+            type='MixMoClassifier',
+            num_members=3,
+            backbone=dict(type='_BuiltWithWeights'),
+            mixing=dict(type='CutOrLinearMixing'),
+            head=dict(
+                type='MultiHeadClsHead', num_classes=10, in_channels=16)))
+    model.init_weights()  # the encoders are not re-drawn
+    convs = model.encoders.convs
+    for name in ('weight', 'bias'):
+        members = [getattr(conv, name) for conv in convs]
+        assert torch.equal(fold_members(members), getattr(single.stem, name))
+        torch.testing.assert_close(members[1], getattr(single.stem, name) / 3)
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(
+            model.extract_feat(x, stage='backbone')[0],
+            single(x)[0])
+    assert any('the 3 member encoders start from the pretrained' in m
+               for m in log_messages)
+
+
+def test_strict_loading_refuses_a_single_network_as_ensemble_member():
+    single = build_single('wrn')
+    mixmo = build_mixmo(mixmo_cfg('wrn', 2))
+    ensemble = MODELS.build(
+        dict(
+            type='EnsembleClassifier',
+            member=mixmo_cfg('wrn', 2),
+            num_members=2))
+    state = {f'members.0.{k}': v for k, v in mixmo.state_dict().items()}
+    state.update(
+        {f'members.1.{k}': v
+         for k, v in single.state_dict().items()})
+    with pytest.raises(
+            CheckpointMismatchError,
+            match=r"the weights are a single network's "
+            r'\(members\.1\.backbone\.conv1\.weight, no member encoders\)'):
+        load_state_dict_checked(ensemble, state, 'merged')
