@@ -51,7 +51,7 @@ setup(
     # ONNX Runtime inference; timm: timm backbones through mmpretrain's
     # `TIMMBackbone` (the version the tests run)
     extras_require=dict(
-        tests=['pytest', 'scikit-learn', 'scipy'],
+        tests=['mapie', 'pytest', 'scikit-learn', 'scipy'],
         quickstart=['scikit-learn'],
         svhn=['scipy'],
         onnx=['onnx', 'onnxruntime', 'onnxscript'],

@@ -69,7 +69,7 @@ def test_requirements_pin_the_tested_set():
                     } | {'setuptools<81', 'pytest', 'scikit-learn==1.9.1',
                          'scipy==1.17.1', 'onnx==1.23.2',
                          'onnxruntime==1.32.0', 'onnxscript==0.7.2',
-                         'timm==1.0.31'}
+                         'timm==1.0.31', 'mapie==1.6.0'}
 
 
 def test_setup_requires_ranges_admitting_the_tested_set():

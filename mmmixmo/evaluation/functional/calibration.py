@@ -4,8 +4,9 @@
 results are Python floats, NLL in nats.
 """
 import math
-from typing import Dict
+from typing import Dict, Tuple
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -18,6 +19,9 @@ PROB_EPS = torch.finfo(torch.float32).tiny
 LOG_TEMPERATURE_RANGE = (-3.0, 3.0)
 LOG_TEMPERATURE_TOL = 1e-6
 _INV_GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
+#: Rows and columns of the tiles in which the TACE functions transpose the
+#: probabilities.
+_TACE_TILE = (256, 64)
 
 
 def ensemble_logits_from_probs(probs: Tensor) -> Tensor:
@@ -197,6 +201,92 @@ def adaptive_calibration_error(probs: Tensor,
     return float(gap.abs().sum() / num)
 
 
+def _tace_bin_edges(size: int, num_bins: int,
+                    rest_in_last: bool) -> np.ndarray:
+    """Edges ``(B + 1, )`` of ``B`` equal-mass bins of ``size`` sorted values.
+
+    ``rest_in_last=False``: as ``torch.tensor_split``, the first
+    ``size % B`` bins hold ``size // B + 1`` values, the others
+    ``size // B``; ``True``: every bin ``size // B``, the last one the rest.
+    """
+    small = size // num_bins
+    if rest_in_last:
+        edges = np.arange(num_bins + 1) * small
+    else:
+        edges = np.arange(num_bins + 1) * small + np.minimum(
+            np.arange(num_bins + 1), size % num_bins)
+    edges[-1] = size
+    return edges
+
+
+def _tace_bin_sums(probs: Tensor, labels: Tensor, num_bins: int,
+                   threshold: float,
+                   rest_in_last: bool) -> Tuple[np.ndarray, ...]:
+    """Count and sums of ``p_nk`` and ``1[y_n = k]`` per (class, bin).
+
+    For every class ``k``, the ``n_k`` probabilities ``p_nk > threshold``
+    are sorted (stable: equal values in sample order) and cut into the bins
+    of :func:`_tace_bin_edges`.
+
+    Args:
+        probs (Tensor): Probabilities ``(N, K)``.
+        labels (Tensor): Class indices ``(N, )``.
+        num_bins (int): Number of bins ``B`` per class.
+        threshold (float): Probabilities ``<= threshold`` are left out.
+        rest_in_last (bool): The bins of :func:`_tace_bin_edges`.
+
+    Returns:
+        tuple[np.ndarray]: float64 ``counts``, ``values`` (sum of the
+        probabilities) and ``hits`` (number of samples of class ``k``),
+        each ``(K, B)``.
+    """
+    num, num_classes = probs.shape
+    # read in place if float64 on the CPU (a float32 input is copied)
+    probs = probs.detach().cpu().double().numpy()
+    labels = labels.cpu().numpy()
+    # the samples of class k: by_class[ends[k] - sizes[k]:ends[k]]
+    by_class = np.argsort(labels, kind='stable')
+    sizes = np.bincount(labels, minlength=num_classes)
+    ends = np.cumsum(sizes)
+    counts, values, hits = (np.zeros((num_classes, num_bins))
+                            for _ in range(3))
+    tile_rows, tile_cols = _TACE_TILE
+    columns = np.empty((min(tile_cols, num_classes), num))
+    for first in range(0, num_classes, tile_cols):
+        width = min(tile_cols, num_classes - first)
+        # transposed tile by tile: much faster than at once
+        for row in range(0, num, tile_rows):
+            columns[:width, row:row + tile_rows] = probs[
+                row:row + tile_rows, first:first + width].T
+        for k, column in enumerate(columns[:width], first):
+            kept = column > threshold
+            # numpy's sort is several times faster than torch's on the CPU
+            sorted_values = np.sort(column[kept])
+            size = sorted_values.size
+            if size == 0:
+                continue
+            members = by_class[ends[k] - sizes[k]:ends[k]]
+            members = members[kept[members]]
+            member_values = column[members]
+            rank = np.searchsorted(sorted_values, member_values)
+            if (np.searchsorted(sorted_values, member_values, 'right') -
+                    rank > 1).any():
+                # a tied value of class k: rank by the stable order
+                order = np.argsort(column[kept], kind='stable')
+                rank = np.empty_like(order)
+                rank[order] = np.arange(size)
+                rank = rank[np.cumsum(kept)[members] - 1]
+            edges = _tace_bin_edges(size, num_bins, rest_in_last)
+            counts[k] = np.diff(edges)
+            filled = counts[k] > 0
+            values[k, filled] = np.add.reduceat(sorted_values,
+                                                edges[:-1][filled])
+            hits[k] = np.bincount(
+                np.searchsorted(edges, rank, 'right') - 1,
+                minlength=num_bins)
+    return counts, values, hits
+
+
 def thresholded_adaptive_calibration_error(probs: Tensor,
                                            labels: Tensor,
                                            num_bins: int = 15,
@@ -205,7 +295,8 @@ def thresholded_adaptive_calibration_error(probs: Tensor,
 
     Nixon et al., 2019, "Measuring Calibration in Deep Learning": for every
     class ``k``, the probabilities ``p_nk > threshold`` are sorted (stable)
-    and split by ``torch.tensor_split`` into ``B`` equal-mass bins;
+    and split as by ``torch.tensor_split`` into ``B`` equal-mass bins (the
+    first ``n_k % B`` bins one value more);
     ``TACE = mean_(k, b) |mean_{n in b} 1[y_n = k] - mean_{n in b} p_nk|``
     over the non-empty (class, bin) pairs: Nixon's ``1 / (K B)`` sum when
     every class fills its ``B`` bins.
@@ -221,28 +312,48 @@ def thresholded_adaptive_calibration_error(probs: Tensor,
         float: The TACE in [0, 1], ``nan`` if no probability exceeds
         ``threshold``.
     """
-    probs = probs.detach().double()
-    num_classes = probs.size(1)
-    classes = torch.arange(num_classes, device=probs.device)
-    hits = labels.to(probs.device)[:, None] == classes
-    kept = probs > threshold
-    if not kept.any():
+    counts, values, hits = _tace_bin_sums(probs, labels, num_bins,
+                                          threshold, False)
+    filled = counts > 0
+    if not filled.any():
         return math.nan
-    values = probs[kept]
-    cls = classes.expand_as(probs)[kept]
-    hits = hits[kept].double()
-    # sort by value, then (stably) by class: classes in blocks, values
-    # ascending within each block
-    order = torch.sort(values, stable=True).indices
-    order = order[torch.sort(cls[order], stable=True).indices]
-    values, cls, hits = values[order], cls[order], hits[order]
-    sizes = torch.bincount(cls, minlength=num_classes)
-    starts = sizes.cumsum(0) - sizes
-    rank = torch.arange(values.numel(), device=probs.device) - starts[cls]
-    group = cls * num_bins + _equal_mass_bin(rank, sizes[cls], num_bins)
-    num_groups = num_classes * num_bins
-    counts = torch.bincount(group, minlength=num_groups).double()
-    gap = (torch.bincount(group, hits, minlength=num_groups) -
-           torch.bincount(group, values, minlength=num_groups)).abs()
-    nonempty = counts > 0
-    return float((gap[nonempty] / counts[nonempty]).mean())
+    return float(
+        np.mean(np.abs(hits[filled] - values[filled]) / counts[filled]))
+
+
+def mixmo_thresholded_adaptive_calibration_error(
+        probs: Tensor,
+        labels: Tensor,
+        num_bins: int = 15,
+        threshold: float = 1e-3) -> float:
+    """TACE as the MixMo authors compute it (``get_tace_bayesgroup``).
+
+    For every class ``k``, the ``n_k`` probabilities ``p_nk > threshold``
+    are sorted (stable) and cut into ``B`` bins of ``n_k // B`` values, the
+    last one taking the rest; every bin ``b`` adds
+    ``|mean_{n in b} p_nk - mean_{n in b} 1[y_n = k]| n_b / (N K)``, i.e.
+    ``TACE = sum_(k, b) |sum_{n in b} (p_nk - 1[y_n = k])| / (N K)``.
+    Unlike :func:`thresholded_adaptive_calibration_error`, the weight uses
+    all ``N`` samples, not ``n_k``: a class with many probabilities under
+    the threshold counts less.
+
+    Note: an empty bin (a class with ``n_k < B``) adds 0 here, where the
+    authors' code gives NaN: such a class is one bin of its ``n_k`` values
+    (none if ``n_k = 0``). The two agree whenever theirs is a number.
+
+    Args:
+        probs (Tensor): Probabilities ``(N, K)``.
+        labels (Tensor): Class indices ``(N, )``.
+        num_bins (int): Number of bins ``B`` per class. Defaults to 15.
+        threshold (float): Probabilities ``<= threshold`` are ignored.
+            Defaults to 1e-3.
+
+    Returns:
+        float: The TACE in [0, 1], ``nan`` if no probability exceeds
+        ``threshold``.
+    """
+    counts, values, hits = _tace_bin_sums(probs, labels, num_bins,
+                                          threshold, True)
+    if not counts.any():
+        return math.nan
+    return float(np.abs(values - hits).sum() / probs.numel())

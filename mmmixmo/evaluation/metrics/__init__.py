@@ -1,4 +1,5 @@
 from .calibration_metric import CalibrationMetric
+from .conformal_metric import ConformalMetric
 from .corruption_metric import CorruptionMetric
 from .ensemble_diversity_metric import EnsembleDiversityMetric
 from .in_distribution_metric import InDistributionMetric
@@ -6,6 +7,7 @@ from .ood_metric import OODMetric
 from .selective_prediction_metric import SelectivePredictionMetric
 
 __all__ = [
-    'CalibrationMetric', 'CorruptionMetric', 'EnsembleDiversityMetric',
-    'InDistributionMetric', 'OODMetric', 'SelectivePredictionMetric'
+    'CalibrationMetric', 'ConformalMetric', 'CorruptionMetric',
+    'EnsembleDiversityMetric', 'InDistributionMetric', 'OODMetric',
+    'SelectivePredictionMetric'
 ]

@@ -1,4 +1,4 @@
-"""CalibrationMetric: NLL, ECE, AECE, TACE, Brier; NLL and ECE calibrated."""
+"""CalibrationMetric: NLL, ECE, AECE, TACEs, Brier; NLL and ECE calibrated."""
 import logging
 from typing import Dict, List, Optional, Sequence
 
@@ -10,7 +10,9 @@ from mmpretrain.registry import METRICS
 
 from ..functional import (adaptive_calibration_error, brier_score,
                           ensemble_logits_from_probs,
-                          expected_calibration_error, temperature_scaled_nll,
+                          expected_calibration_error,
+                          mixmo_thresholded_adaptive_calibration_error,
+                          temperature_scaled_nll,
                           thresholded_adaptive_calibration_error,
                           two_fold_temperature_scaling)
 from .sample_checks import check_finite, mark_non_finite, single_label
@@ -18,17 +20,25 @@ from .sample_checks import check_finite, mark_non_finite, single_label
 
 @METRICS.register_module()
 class CalibrationMetric(BaseMetric):
-    """NLL, ECE, AECE, TACE and Brier score; NLL and ECE also calibrated.
+    """NLL, ECE, AECE, TACEs and Brier score; NLL and ECE also calibrated.
 
     Scores one logit vector ``(K, )`` per sample: its ``ensemble_logits`` if
-    present (set by the MixMo head and the ensembles), else
-    ``log(pred_score)``. Keys: ``nll`` (nats), ``ece``, ``aece`` (ECE over
-    equal-mass bins) and ``tace`` (per-class equal-mass bins of the
-    probabilities above ``tace_threshold``), fractions, ``brier`` (in
-    [0, 2]) and, from N = 4 samples on, ``nll_c``, ``ece_c`` and
-    ``temperature`` of two-fold temperature scaling; see
-    :mod:`mmmixmo.evaluation.functional.calibration`. NaN or inf in the
-    field read raises a ValueError.
+    present (set by the MixMo head, the ensembles and the single-network
+    classifier), else ``log(pred_score)``. Keys: ``nll`` (nats), ``ece``,
+    ``aece`` (ECE over equal-mass bins), ``tace`` (Nixon et al., 2019) and
+    ``tace_mixmo`` (the MixMo authors' variant), both over per-class
+    equal-mass bins of the probabilities above ``tace_threshold``,
+    fractions, and ``brier`` (in [0, 2]); see
+    :mod:`mmmixmo.evaluation.functional.calibration`.
+
+    An uncalibrated model also gets, from N = 4 samples on, ``nll_c``,
+    ``ece_c`` and ``temperature`` of two-fold temperature scaling. The
+    samples of a calibrated model carry its ``temperature`` (a float; their
+    ``ensemble_logits`` are already divided by it): it is reported as
+    ``temperature``, the other keys are those of the calibrated model, and
+    ``nll_c`` and ``ece_c`` are left out. The samples must all carry the
+    same ``temperature`` or none. NaN or inf in a field read raises a
+    ValueError.
 
     Args:
         num_bins (int): Number of bins of ECE, AECE and TACE. Defaults to 15.
@@ -68,7 +78,8 @@ class CalibrationMetric(BaseMetric):
         self.tace_threshold = float(tace_threshold)
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
-        """Store the logits ``(K, )`` and the label ``(1, )`` per sample."""
+        """Store the logits ``(K, )``, the label ``(1, )`` and the model's
+        ``temperature`` (if any) per sample."""
         for data_sample in data_samples:
             if 'ensemble_logits' in data_sample:
                 field = 'ensemble_logits'
@@ -80,17 +91,25 @@ class CalibrationMetric(BaseMetric):
             else:
                 raise KeyError('CalibrationMetric needs the `pred_score` of '
                                "a classifier run with mode='predict'")
+            result = dict(
+                logits=logits.detach().cpu(),
+                gt_label=single_label(data_sample, 'CalibrationMetric'))
+            if 'temperature' in data_sample:
+                result['temperature'] = float(data_sample['temperature'])
             self.results.append(
-                mark_non_finite(
-                    dict(
-                        logits=logits.detach().cpu(),
-                        gt_label=single_label(data_sample,
-                                              'CalibrationMetric')),
-                    data_sample, (field, )))
+                mark_non_finite(result, data_sample,
+                                (field, 'temperature')))
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         """Compute the scores on the results gathered from all ranks."""
         check_finite(results, 'CalibrationMetric')
+        temperatures = {res.get('temperature') for res in results}
+        if len(temperatures) > 1:
+            raise ValueError(
+                'CalibrationMetric: the samples carry different '
+                f'`temperature`s {sorted(temperatures, key=str)}; a '
+                'calibrated model gives its one temperature to every sample '
+                '(None: no temperature)')
         logits = torch.stack([res['logits'] for res in results])
         labels = torch.cat([res['gt_label'] for res in results])
         probs = F.softmax(logits, dim=1)
@@ -100,8 +119,19 @@ class CalibrationMetric(BaseMetric):
             aece=adaptive_calibration_error(probs, labels, self.num_bins),
             tace=thresholded_adaptive_calibration_error(
                 probs, labels, self.num_bins, self.tace_threshold),
+            tace_mixmo=mixmo_thresholded_adaptive_calibration_error(
+                probs, labels, self.num_bins, self.tace_threshold),
             brier=brier_score(probs, labels))
-        if len(results) >= 4:
+        temperature = temperatures.pop()
+        if temperature is not None:
+            metrics['temperature'] = temperature
+            print_log(
+                f'CalibrationMetric: the model is calibrated (temperature '
+                f'{temperature:g}): nll_c and ece_c, for uncalibrated '
+                'models, are not reported.',
+                logger='current',
+                level=logging.INFO)
+        elif len(results) >= 4:
             metrics.update(
                 two_fold_temperature_scaling(logits, labels, self.num_bins,
                                              self.split_seed))

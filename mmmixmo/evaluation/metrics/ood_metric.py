@@ -8,8 +8,17 @@ from mmengine.logging import print_log
 from mmpretrain.registry import METRICS
 
 from ..functional import (UNCERTAINTY_SCORES, auroc, average_precision,
-                          fpr_at_tpr, uncertainty_scores)
+                          fpr_at_tpr, ood_logits, uncertainty_scores)
 from .sample_checks import check_finite, mark_non_finite
+
+#: The scores that not every model has, and what they need.
+_NEEDS = (
+    (('mutual_information', 'disagreement'),
+     '`head_logits` (M, K) with M >= 2 (a multi-head model or an ensemble)'),
+    (('energy', 'max_logit'),
+     'logits: `ensemble_logits` or `head_logits`, written by MixMo models, '
+     "deep ensembles and mmmixmo's single-network classifier"),
+)
 
 
 @METRICS.register_module()
@@ -22,13 +31,18 @@ class OODMetric(BaseMetric):
     ``pred_score``: ``max_prob`` and ``entropy`` for any classifier, plus
     ``mutual_information`` and ``disagreement`` when the sample has
     ``head_logits`` ``(M, K)`` with ``M >= 2`` (MixMo heads, ensemble
-    members; their softmax are the member probabilities). Keys, fractions,
-    per score ``s``: ``s/auroc`` and ``s/aupr_out`` (positive: OOD, score:
-    ``s``), ``s/aupr_in`` (positive: in-distribution, score: ``-s``) and
+    members; their softmax are the member probabilities), plus ``energy``
+    and ``max_logit`` when it has ``head_logits`` or ``ensemble_logits``
+    (the logits of :func:`~mmmixmo.evaluation.functional.ood_logits`: the
+    members' mean logits divided by the sample's ``temperature``, default
+    1, else ``ensemble_logits``). Keys, fractions, per score ``s``:
+    ``s/auroc`` and ``s/aupr_out`` (positive: OOD, score: ``s``),
+    ``s/aupr_in`` (positive: in-distribution, score: ``-s``) and
     ``s/fpr95``, the share of OOD samples accepted when 95 % of the
     in-distribution ones are (lower is better). No key is reported (with a
-    warning) unless both parts are present. NaN or inf in ``pred_score`` or
-    ``head_logits`` raises a ValueError.
+    warning) unless both parts are present. NaN or inf in a field read
+    (``pred_score``, ``head_logits`` and ``temperature``, or
+    ``ensemble_logits`` without ``head_logits``) raises a ValueError.
 
     Args:
         scores (str | Sequence[str], optional): Names of the scores, among
@@ -62,7 +76,7 @@ class OODMetric(BaseMetric):
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         """Store ``is_ood`` and the uncertainty scores of each sample."""
-        probs, member_probs = [], []
+        probs, member_probs, logits, fields = [], [], [], []
         for data_sample in data_samples:
             if 'is_ood' not in data_sample:
                 raise KeyError(
@@ -73,35 +87,48 @@ class OODMetric(BaseMetric):
                 raise KeyError("OODMetric needs the `pred_score` of a "
                                "classifier run with mode='predict'")
             probs.append(torch.as_tensor(data_sample['pred_score']).detach())
+            heads = ensemble = None
             if 'head_logits' in data_sample:
+                fields.append(('pred_score', 'head_logits', 'temperature'))
                 heads = torch.as_tensor(data_sample['head_logits']).detach()
                 if heads.dim() == 2 and heads.size(0) >= 2:
                     member_probs.append(heads.double().softmax(-1))
+            else:
+                fields.append(('pred_score', 'ensemble_logits'))
+                if 'ensemble_logits' in data_sample:
+                    ensemble = torch.as_tensor(data_sample['ensemble_logits'])
+            sample_logits = ood_logits(
+                heads, ensemble, float(data_sample.get('temperature', 1.0)))
+            if sample_logits is not None:
+                logits.append(sample_logits)
         if not probs:
             return
-        if 0 < len(member_probs) < len(probs):
-            raise ValueError(
-                f'OODMetric: `head_logits` (M >= 2) is on {len(member_probs)}'
-                f' of {len(probs)} samples; every sample must carry it or '
-                'none')
+        for name, values, needs in (
+            ('`head_logits` (M >= 2)', member_probs, 'it'),
+            ('`head_logits` or `ensemble_logits`', logits, 'one'),
+        ):
+            if 0 < len(values) < len(probs):
+                raise ValueError(
+                    f'OODMetric: {name} is on {len(values)} of {len(probs)} '
+                    f'samples; every sample must carry {needs} or none')
         scores = uncertainty_scores(
             torch.stack(probs).cpu(),
-            torch.stack(member_probs).cpu() if member_probs else None)
+            torch.stack(member_probs).cpu() if member_probs else None,
+            torch.stack(logits).cpu() if logits else None)
         names = self.scores or tuple(scores)
         missing = [name for name in names if name not in scores]
         if missing:
-            raise ValueError(
-                f'OODMetric: scores {missing} need `head_logits` (M, K) with '
-                'M >= 2 (a multi-head model or an ensemble); the samples '
-                'have none')
+            raise ValueError('OODMetric: ' + '; '.join(
+                f'scores {[name for name in missing if name in group]} '
+                f'need {need}' for group, need in _NEEDS
+                if set(missing) & set(group)) + '; the samples have none')
         values = torch.stack([scores[name] for name in names], 1).tolist()
-        for data_sample, row in zip(data_samples, values):
+        for data_sample, row, read in zip(data_samples, values, fields):
             self.results.append(
                 mark_non_finite(
                     dict(
                         is_ood=bool(data_sample['is_ood']),
-                        scores=dict(zip(names, row))), data_sample,
-                    ('pred_score', 'head_logits')))
+                        scores=dict(zip(names, row))), data_sample, read))
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         """Compute the keys on the results gathered from all ranks."""
@@ -110,7 +137,8 @@ class OODMetric(BaseMetric):
         if any(list(res['scores']) != names for res in results):
             raise ValueError(
                 'OODMetric: the samples do not all have the same scores: '
-                '`head_logits` must be on every sample or on none')
+                '`head_logits` and `ensemble_logits` must each be on every '
+                'sample or on none')
         is_ood = torch.tensor([res['is_ood'] for res in results],
                               dtype=torch.bool)
         num_ood = int(is_ood.sum())

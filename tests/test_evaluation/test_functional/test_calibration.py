@@ -6,7 +6,8 @@ import torch
 
 from mmmixmo.evaluation.functional import (
     adaptive_calibration_error, brier_score, ensemble_logits_from_probs,
-    expected_calibration_error, fit_temperature, reliability_bins,
+    expected_calibration_error, fit_temperature,
+    mixmo_thresholded_adaptive_calibration_error, reliability_bins,
     temperature_scaled_nll, thresholded_adaptive_calibration_error,
     two_fold_temperature_scaling)
 
@@ -249,17 +250,39 @@ def test_tace_empty_bins_skipped():
         TACE_PROBS, TACE_LABELS) == pytest.approx(expected, abs=1e-12)
 
 
-@pytest.mark.parametrize('seed, num, num_bins, threshold',
-                         [(0, 200, 15, 1e-3), (1, 53, 4, 0.05),
-                          (2, 8, 3, 1e-3)])
-def test_tace_against_tensor_split(seed, num, num_bins, threshold):
-    probs, labels = _random_probs(seed, num, 6)
+def _tace_data(seed, num, num_classes, quantum):
+    """Random probabilities, rounded to multiples of ``quantum`` (ties)."""
+    probs, labels = _random_probs(seed, num, num_classes)
+    if quantum:
+        probs = (probs / quantum).round() * quantum
+    return probs, labels
+
+
+def _class_bins(probs, labels, k, threshold):
+    """``p_nk > threshold`` sorted (stable) and their ``1[y_n = k]``."""
+    order = torch.sort(probs[:, k], stable=True).indices
+    values, hits = probs[order, k], (labels[order] == k).double()
+    return values[values > threshold], hits[values > threshold]
+
+
+# (seed, N, K, B, threshold, quantum): ties from rounding; K = 70 and
+# N = 300 span two tiles of the transposition; the last two have classes
+# with fewer than B kept probabilities
+TACE_CASES = [(0, 200, 6, 15, 1e-3, 0), (1, 53, 6, 4, 0.05, 0),
+              (2, 8, 6, 3, 1e-3, 0), (3, 300, 5, 15, 1e-3, 1 / 16),
+              (4, 300, 70, 15, 1e-3, 0), (5, 400, 4, 7, 0.0, 1 / 8),
+              (6, 12, 4, 15, 1e-3, 0), (7, 40, 6, 15, 0.2, 1 / 32)]
+
+
+@pytest.mark.parametrize('seed, num, num_classes, num_bins, threshold, '
+                         'quantum', TACE_CASES)
+def test_tace_against_tensor_split(seed, num, num_classes, num_bins,
+                                   threshold, quantum):
+    probs, labels = _tace_data(seed, num, num_classes, quantum)
     gaps = []
-    for k in range(6):
-        mask = probs[:, k] > threshold
-        values, hits = probs[mask, k], (labels[mask] == k).double()
-        order = values.argsort()
-        for idx in torch.tensor_split(order, num_bins):
+    for k in range(num_classes):
+        values, hits = _class_bins(probs, labels, k, threshold)
+        for idx in torch.tensor_split(torch.arange(len(values)), num_bins):
             if idx.numel():
                 gaps.append(abs(float(hits[idx].mean() - values[idx].mean())))
     assert thresholded_adaptive_calibration_error(
@@ -267,10 +290,101 @@ def test_tace_against_tensor_split(seed, num, num_bins, threshold):
             sum(gaps) / len(gaps), abs=1e-12)
 
 
+def test_mixmo_tace_by_hand():
+    # B = 2 bins of n_k // 2 values, the last taking the rest; every bin
+    # adds |sum p - sum 1[y = k]| / (N K), N K = 12:
+    # class 0: (.1, .3 R) |.4 - 1| = .6, (.6, .7 R) |1.3 - 1| = .3
+    # class 1: (.1, .2) .3, (.3999 R, .5) |.8999 - 1| = .1001
+    # class 2 (1e-4 dropped, n = 3): (.1) .1, (.2, .8 R) |1 - 1| = 0
+    assert mixmo_thresholded_adaptive_calibration_error(
+        TACE_PROBS, TACE_LABELS, num_bins=2) == pytest.approx(1.4001 / 12,
+                                                              abs=1e-9)
+    # threshold 0 keeps it: class 2 (.0001, .1) .1001, (.2, .8 R) 0
+    assert mixmo_thresholded_adaptive_calibration_error(
+        TACE_PROBS, TACE_LABELS, num_bins=2,
+        threshold=0.0) == pytest.approx(1.4002 / 12, abs=1e-9)
+    # one bin per class: |1.7 - 2| + |1.1999 - 1| + |1.1 - 1| = .5999
+    one_bin = mixmo_thresholded_adaptive_calibration_error(
+        TACE_PROBS, TACE_LABELS, num_bins=1)
+    assert one_bin == pytest.approx(0.5999 / 12, abs=1e-9)
+    # 15 bins, n_k <= 4 < 15: the authors' code gives NaN; here the empty
+    # bins add 0: every class is its last bin, as with B = 1
+    assert mixmo_thresholded_adaptive_calibration_error(
+        TACE_PROBS, TACE_LABELS) == pytest.approx(one_bin, abs=1e-15)
+    # Nixon's TACE on the same bins would average |gap| / n_b instead
+    assert thresholded_adaptive_calibration_error(
+        TACE_PROBS, TACE_LABELS, num_bins=1) != pytest.approx(one_bin)
+
+
+def _mixmo_tace_loop(probs, labels, num_bins, threshold, empty_nan):
+    """The authors' definition; ``empty_nan``: an empty bin (``n_k < B``)
+    gives NaN as in their code, else 0."""
+    num, num_classes = probs.shape
+    total = 0.0
+    for k in range(num_classes):
+        values, hits = _class_bins(probs, labels, k, threshold)
+        size = len(values) // num_bins
+        for b in range(num_bins):
+            stop = (b + 1) * size if b < num_bins - 1 else len(values)
+            if stop == b * size and not empty_nan:
+                continue
+            part = slice(b * size, stop)
+            # the mean of an empty bin is NaN, and NaN * 0 is NaN
+            total += abs(float(values[part].mean() - hits[part].mean())) * (
+                stop - b * size) / (num * num_classes)
+    return total
+
+
+@pytest.mark.parametrize('seed, num, num_classes, num_bins, threshold, '
+                         'quantum', TACE_CASES)
+def test_mixmo_tace_against_loop(seed, num, num_classes, num_bins,
+                                 threshold, quantum):
+    probs, labels = _tace_data(seed, num, num_classes, quantum)
+    value = mixmo_thresholded_adaptive_calibration_error(
+        probs, labels, num_bins, threshold)
+    assert value == pytest.approx(
+        _mixmo_tace_loop(probs, labels, num_bins, threshold, False),
+        abs=1e-12)
+    theirs = _mixmo_tace_loop(probs, labels, num_bins, threshold, True)
+    # NaN exactly when a class has fewer than B kept probabilities
+    assert math.isnan(theirs) == bool(
+        ((probs > threshold).sum(0) < num_bins).any())
+    if not math.isnan(theirs):
+        assert value == pytest.approx(theirs, abs=1e-12)
+
+
+def test_tace_ties_in_sample_order():
+    # s0, s1, s2 tie in every class; labels 0, 0, 1, 1, 2
+    probs = _t([[0.5, 0.3, 0.2]] * 3 + [[0.2, 0.3, 0.5], [0.7, 0.2, 0.1]])
+    labels = torch.tensor([0, 0, 1, 1, 2])
+    # sorted (stable), R = of the class:
+    # class 0: .2 W, .5 R (s0), .5 R (s1), .5 W (s2), .7 W
+    # class 1: .2 W, .3 W (s0), .3 W (s1), .3 R (s2), .3 R (s3)
+    # class 2: .1 R, .2 W (s0), .2 W (s1), .2 W (s2), .5 W
+    # Nixon, bins of 3 and 2: |2/3 - .4|, |0 - .6|; |0 - .8/3|, |1 - .3|;
+    # |1/3 - .5/3|, |0 - .35| -> 2.35 / 6 (reversed ties: 1.383333 / 6)
+    assert thresholded_adaptive_calibration_error(
+        probs, labels, num_bins=2) == pytest.approx(2.35 / 6, abs=1e-12)
+    # MixMo, bins of 2 and 3, |sum p - hits|: |.7 - 1|, |1.7 - 1|;
+    # |.5 - 0|, |.9 - 2|; |.3 - 1|, |.9 - 0| -> 4.2 / 15 (reversed: 3.2)
+    assert mixmo_thresholded_adaptive_calibration_error(
+        probs, labels, num_bins=2) == pytest.approx(4.2 / 15, abs=1e-12)
+    # float32 probabilities: the same up to their rounding
+    assert thresholded_adaptive_calibration_error(
+        probs.float(), labels, num_bins=2) == pytest.approx(2.35 / 6,
+                                                            abs=1e-7)
+    assert mixmo_thresholded_adaptive_calibration_error(
+        probs.float(), labels, num_bins=2) == pytest.approx(4.2 / 15,
+                                                            abs=1e-7)
+
+
 def test_adaptive_errors_undefined():
     assert math.isnan(
         adaptive_calibration_error(torch.zeros(0, 3), torch.zeros(0).long()))
-    # nothing above the threshold
-    assert math.isnan(
-        thresholded_adaptive_calibration_error(TACE_PROBS, TACE_LABELS,
-                                               threshold=1.0))
+    # nothing above the threshold, or no sample
+    for tace in (thresholded_adaptive_calibration_error,
+                 mixmo_thresholded_adaptive_calibration_error):
+        assert math.isnan(tace(TACE_PROBS, TACE_LABELS, threshold=1.0))
+        assert math.isnan(
+            tace(torch.zeros(0, 3, dtype=torch.float64),
+                 torch.zeros(0).long()))

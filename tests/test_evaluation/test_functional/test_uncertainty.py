@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from mmmixmo.evaluation.functional import (UNCERTAINTY_SCORES,
+from mmmixmo.evaluation.functional import (UNCERTAINTY_SCORES, ood_logits,
                                            uncertainty_scores)
 
 
@@ -33,7 +33,7 @@ def test_mutual_information_by_hand():
         [[0.5, 0.5, 0.0], [1.0, 0.0, 0.0]],
     ])
     scores = uncertainty_scores(member_probs.mean(1), member_probs)
-    assert tuple(scores) == UNCERTAINTY_SCORES
+    assert tuple(scores) == UNCERTAINTY_SCORES[:4]
     torch.testing.assert_close(scores['mutual_information'],
                                _f64([0.0, math.log(2), 0.215762]),
                                atol=1e-6,
@@ -88,3 +88,49 @@ def test_invalid_member_probs():
         uncertainty_scores(probs, probs[:, None])
     with pytest.raises(ValueError, match='M >= 2'):
         uncertainty_scores(probs, probs)
+
+
+def test_energy_and_max_logit_by_hand():
+    logits = _f64([[0.0, 0.0, 0.0, 0.0], [2.0, 0.0, -1.0, 0.0],
+                   [1.0, 1.0, -50.0, -50.0], [1000.0, 0.0, 0.0, 0.0]])
+    scores = uncertainty_scores(logits.softmax(1), logits=logits.float())
+    assert tuple(scores) == ('max_prob', 'entropy', 'energy', 'max_logit')
+    # -log sum_k e^z_k: -log 4; -log(e^2 + e^-1 + 2) = -log 9.756935 =
+    # -2.277978; -log(2e + 2e^-50) = -(1 + ln 2); -1000 without overflow
+    torch.testing.assert_close(
+        scores['energy'],
+        _f64([-math.log(4), -2.277978, -1.693147, -1000.0]),
+        atol=1e-6,
+        rtol=0)
+    torch.testing.assert_close(scores['max_logit'],
+                               _f64([0.0, -2.0, -1.0, -1000.0]))
+    assert scores['energy'].dtype == torch.float64
+    # all six with the members too, in the order of UNCERTAINTY_SCORES
+    member_probs = logits.softmax(1)[:, None].expand(4, 2, 4)
+    assert tuple(uncertainty_scores(logits.softmax(1), member_probs,
+                                    logits)) == UNCERTAINTY_SCORES
+    with pytest.raises(ValueError, match='logits must be'):
+        uncertainty_scores(logits.softmax(1), logits=logits[:, :3])
+
+
+def test_ood_logits():
+    heads = _f64([[[2.0, 0.0, 1.0], [0.0, 4.0, 1.0]]])
+    ensemble = _f64([[-1.0, -1.0, -1.0]])
+    # the members' mean (1, 2, 1) divided by T, even with ensemble_logits
+    # (the log-probabilities of an ensemble averaging probabilities)
+    torch.testing.assert_close(ood_logits(heads, ensemble, 2.0),
+                               _f64([[0.5, 1.0, 0.5]]))
+    torch.testing.assert_close(ood_logits(heads.float(), None),
+                               _f64([[1.0, 2.0, 1.0]]))
+    # one sample (M, K) -> (K, )
+    torch.testing.assert_close(ood_logits(heads[0], None, 0.5),
+                               _f64([2.0, 4.0, 2.0]))
+    # a single network: its ensemble_logits, already divided by T
+    torch.testing.assert_close(ood_logits(None, ensemble.float(), 2.0),
+                               ensemble)
+    assert ood_logits(None, None) is None
+    # MixMo at T = 2: energy -log(e^.5 + e + e^.5) = -1.794377
+    scores = uncertainty_scores(
+        _f64([[0.25, 0.5, 0.25]]), logits=ood_logits(heads, None, 2.0))
+    assert scores['energy'].item() == pytest.approx(-1.794377, abs=1e-6)
+    assert scores['max_logit'].item() == -1.0

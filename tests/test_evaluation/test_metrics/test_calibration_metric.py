@@ -26,8 +26,8 @@ def test_in_evaluator_with_head_logits(head_logits, head_labels,
     out = evaluator.evaluate(6)
     assert list(out) == [
         'calibration/nll', 'calibration/ece', 'calibration/aece',
-        'calibration/tace', 'calibration/brier', 'calibration/nll_c',
-        'calibration/ece_c', 'calibration/temperature'
+        'calibration/tace', 'calibration/tace_mixmo', 'calibration/brier',
+        'calibration/nll_c', 'calibration/ece_c', 'calibration/temperature'
     ]
     # -log p_y: s0, s2: -ln(e^2 / (e^2 + 2)) = 0.239578;
     # s1, s3: -ln(e^1.5 / (1 + e^1.5 + e^.5)) = 0.464377;
@@ -46,6 +46,11 @@ def test_in_evaluator_with_head_logits(head_logits, head_labels,
     # of |1[y_n = k] - p_nk| = 2 mean_n (1 - p_ny) / 3, p_ny = 0.786986 (s0,
     # s2), 0.628532 (s1, s3), 0.186324 (s4), 0.106507 (s5)
     assert out['calibration/tace'] == pytest.approx(0.319570, abs=1e-5)
+    # MixMo's TACE: n_k = 6 < 15, one bin per class: sum_k |sum_n p_nk - 2|
+    # / (6 * 3); sum_n p_n0 = .786986 + .140244 + .106507 + .628532 +
+    # .307196 + .786986 = 2.756451, likewise 1.365601 and 1.877948:
+    # (.756451 + .634399 + .122052) / 18
+    assert out['calibration/tace_mixmo'] == pytest.approx(0.084050, abs=1e-5)
     assert out['calibration/temperature'] > 0
 
 
@@ -105,7 +110,8 @@ def test_small_set_skips_calibrated_keys(head_logits, make_samples):
             CalibrationMetric(prefix='cal'),
             make_samples([0, 1, 2], probs=probs))
     assert list(out) == [
-        'cal/nll', 'cal/ece', 'cal/aece', 'cal/tace', 'cal/brier'
+        'cal/nll', 'cal/ece', 'cal/aece', 'cal/tace', 'cal/tace_mixmo',
+        'cal/brier'
     ]
     assert log.call_args.kwargs['level'] == logging.WARNING
     assert 'nll_c' in log.call_args.args[0]
@@ -133,10 +139,69 @@ def test_adaptive_and_thresholded_by_hand(make_samples):
     # class 1 (.0005 <= 1e-3 left out): (.1 W, .4 R) |.5 - .25|, (.8 R) .2
     assert out['calibration/tace'] == pytest.approx(
         (0.4 + 0.05025 + 0.25 + 0.2) / 4, abs=1e-6)
-    # threshold 0: class 1 bins (.0005 W, .1 W) .05025, (.4 R, .8 R) .4
+    # MixMo's: bins of n_k // 2, |sum p - hits| / (N K = 8): class 0
+    # |.8 - 0| + |1.8995 - 2|; class 1 (.1 W) .1, (.4 R, .8 R) |1.2 - 2|
+    assert out['calibration/tace_mixmo'] == pytest.approx(
+        (0.8 + 0.1005 + 0.1 + 0.8) / 8, abs=1e-6)
+    # threshold 0: class 1 bins (.0005 W, .1 W) .05025, (.4 R, .8 R) .4;
+    # MixMo's |.1005 - 0| and |1.2 - 2|
     out = _evaluate(CalibrationMetric(num_bins=2, tace_threshold=0), samples)
     assert out['calibration/tace'] == pytest.approx(
         (0.4 + 0.05025 + 0.05025 + 0.4) / 4, abs=1e-6)
+    assert out['calibration/tace_mixmo'] == pytest.approx(
+        (0.8 + 0.1005 + 0.1005 + 0.8) / 8, abs=1e-6)
+
+
+def _calibrated(samples, temperature):
+    """The samples of a model calibrated at ``temperature``: its
+    ``ensemble_logits`` divided by it, and the field."""
+    for sample in samples:
+        logits = sample.ensemble_logits / temperature
+        sample.set_field(logits, 'ensemble_logits')
+        sample.set_pred_score(logits.softmax(0))
+        sample.set_field(temperature, 'temperature', field_type='metainfo')
+    return samples
+
+
+def test_calibrated_model(head_logits, head_labels, make_samples):
+    samples = _calibrated(make_samples(head_labels, head_logits), 2.0)
+    with mock.patch('mmmixmo.evaluation.metrics.calibration_metric.print_log'
+                    ) as log:
+        out = _evaluate(CalibrationMetric(), samples)
+    assert list(out) == [
+        'calibration/nll', 'calibration/ece', 'calibration/aece',
+        'calibration/tace', 'calibration/tace_mixmo', 'calibration/brier',
+        'calibration/temperature'
+    ]
+    assert out['calibration/temperature'] == 2.0
+    assert log.call_count == 1
+    assert log.call_args.kwargs['level'] == logging.INFO
+    assert 'calibrated' in log.call_args.args[0]
+    assert 'nll_c and ece_c' in log.call_args.args[0]
+    # the scores of the given (divided) logits: -log p_y with logits / 2:
+    # s0, s2: -ln(e / (e + 2)) = 0.551445; s1, s3: -ln(e^.75 / (1 + e^.75
+    # + e^.25)) = 0.731838; s4: -ln(1 / (e^.25 + 1 + e^.5)) = 1.369338;
+    # s5: -ln(1 / (e + 2)) = 1.551445; mean 0.914558
+    assert out['calibration/nll'] == pytest.approx(0.914558, abs=1e-5)
+    # fewer than 4 samples: the temperature is still reported
+    out = _evaluate(CalibrationMetric(), samples[:2])
+    assert out['calibration/temperature'] == 2.0
+
+
+def test_temperatures_must_agree(head_logits, head_labels, make_samples):
+    samples = _calibrated(make_samples(head_labels, head_logits), 2.0)
+    samples[3].set_field(1.5, 'temperature', field_type='metainfo')
+    with pytest.raises(ValueError, match=r'different `temperature`s '
+                       r'\[1.5, 2.0\]'):
+        _evaluate(CalibrationMetric(), samples)
+    samples = make_samples(head_labels, head_logits)
+    samples[0].set_field(2.0, 'temperature', field_type='metainfo')
+    with pytest.raises(ValueError, match=r'\[2.0, None\]'):
+        _evaluate(CalibrationMetric(), samples)
+    samples[0].set_field(math.nan, 'temperature', field_type='metainfo')
+    with pytest.raises(ValueError, match='NaN or inf in `temperature` of 1 '
+                       'of 6 samples'):
+        _evaluate(CalibrationMetric(), samples)
 
 
 @pytest.mark.parametrize('key, value', [('num_bins', 0), ('num_bins', -3),

@@ -185,9 +185,9 @@ def test_built_from_the_evaluator_config():
     evaluator.process(_samples())
     out = evaluator.evaluate(16)
     assert out['corruption/accuracy/top1'] == pytest.approx(62.5)
-    # 1 + 8 + 5 keys for snow; ratio_errors is undefined for fog severity 1
+    # 1 + 9 + 5 keys for snow; ratio_errors is undefined for fog severity 1
     # (no error), so it is left out of the fog and overall means
-    assert len(out) == 13 + 13 + 14
+    assert len(out) == 14 + 14 + 15
     assert 'corruption/snow/diversity/ratio_errors' in out
     assert 'corruption/fog/diversity/ratio_errors' not in out
 

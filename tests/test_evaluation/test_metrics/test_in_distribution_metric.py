@@ -86,7 +86,8 @@ def test_built_from_the_evaluator_config(make_samples, head_logits,
     # acc@80 keeps the 5 most confident of the 6 in-distribution samples,
     # 4 right (the least confident one is wrong)
     assert out['sel/acc@80'] == pytest.approx(80.0)
-    assert len([key for key in out if key.startswith('ood/')]) == 16
+    # 6 scores (head_logits: the members' and the logit ones) x 4 keys
+    assert len([key for key in out if key.startswith('ood/')]) == 24
 
 
 def _two_ranks(cfg, samples):

@@ -102,8 +102,9 @@ def test_multi_head_model_against_independent_scores(make_samples):
     is_ood = torch.arange(45) >= 30
     out = _evaluate(OODMetric(),
                     _samples(make_samples, is_ood, head_logits))
-    assert len(out) == 16
-    probs = head_logits.mean(1).softmax(1).double()
+    assert len(out) == 24
+    logits = head_logits.double().mean(1)
+    probs = logits.softmax(1)
     members = head_logits.double().softmax(2)
 
     def entropy(p):
@@ -118,7 +119,9 @@ def test_multi_head_model_against_independent_scores(make_samples):
         disagreement=torch.tensor([
             sum(a != b for a, b in itertools.combinations(p, 2)) / 3
             for p in preds
-        ], dtype=torch.float64))
+        ], dtype=torch.float64),
+        energy=-logits.exp().sum(1).log(),
+        max_logit=-logits.max(1).values)
     # disagreement takes 3 values: many ties
     assert scores['disagreement'].unique().tolist() == [0, 2 / 3, 1]
     for name, u in scores.items():
@@ -144,7 +147,8 @@ def test_ensemble_and_single_head(make_samples):
     out = _evaluate(OODMetric(),
                     _samples(make_samples, is_ood, head_logits[:, :1]))
     assert list(out) == [f'ood/{name}/{key}'
-                         for name in ('max_prob', 'entropy')
+                         for name in ('max_prob', 'entropy', 'energy',
+                                      'max_logit')
                          for key in KEYS]
 
 
@@ -167,7 +171,7 @@ def test_one_part_only_reports_nothing(make_samples):
     assert '0 of 3 samples are OOD' in log.call_args.args[0]
 
 
-@pytest.mark.parametrize('scores', [('entropy', 'energy'), (), 'max',
+@pytest.mark.parametrize('scores', [('entropy', 'logit'), (), 'max',
                                     ('entropy', 'entropy'), 3])
 def test_bad_scores(scores):
     with pytest.raises(ValueError, match='scores'):
@@ -184,6 +188,21 @@ def test_user_mistakes(make_samples, head_logits):
                        match=r"\['mutual_information'\] need `head_logits`"):
         _evaluate(OODMetric(scores=['entropy', 'mutual_information']),
                   samples)
+    with pytest.raises(ValueError) as error:
+        _evaluate(OODMetric(scores=['max_logit', 'disagreement', 'energy']),
+                  samples)
+    assert str(error.value) == (
+        "OODMetric: scores ['disagreement'] need `head_logits` (M, K) with "
+        "M >= 2 (a multi-head model or an ensemble); scores ['max_logit', "
+        "'energy'] need logits: `ensemble_logits` or `head_logits`, written "
+        "by MixMo models, deep ensembles and mmmixmo's single-network "
+        'classifier; the samples have none')
+    logits = samples[1].pred_score.log()
+    samples[1].set_field(logits, 'ensemble_logits')
+    with pytest.raises(ValueError, match='`head_logits` or `ensemble_logits`'
+                       ' is on 1 of 4 samples'):
+        _evaluate(OODMetric(), samples)
+    samples[1] = _samples(make_samples, [True], probs=probs[1:2])[0]
     mixed = samples[:2] + _samples(make_samples, [True], head_logits[:1])
     with pytest.raises(ValueError, match='`head_logits`.* 1 of 3'):
         _evaluate(OODMetric(), mixed)
@@ -233,3 +252,89 @@ def test_non_finite_in_both_fields(make_samples, spoil):
         'OODMetric: NaN or inf in `head_logits` of 1 of 12 samples, '
         '`pred_score` of 3 of 12 samples; no metric is computed from them: '
         'check the model/checkpoint (a diverged training?)')
+
+
+# A single network's logits: in-distribution (3, 0), (1, 1); OOD (.5, 0),
+# (1.5, -5)
+SINGLE_LOGITS = torch.tensor([[3.0, 0.0], [1.0, 1.0], [0.5, 0.0],
+                              [1.5, -5.0]])
+SINGLE_OOD = [False, False, True, True]
+# -logsumexp: -log(e^3 + 1), -(1 + ln 2), -log(e^.5 + 1),
+# -(1.5 + log(1 + e^-6.5))
+ENERGY = [-3.048587, -1.693147, -0.974077, -1.501503]
+
+
+def _single_network(make_samples, logits=SINGLE_LOGITS):
+    samples = _samples(make_samples, SINGLE_OOD, probs=logits.softmax(1))
+    for sample, row in zip(samples, logits):
+        sample.set_field(row, 'ensemble_logits')
+    return samples
+
+
+def _process(metric, samples):
+    """``metric.process`` the samples; their stored scores by name."""
+    metric.process(None, [s.to_dict() for s in samples])
+    return {name: [res['scores'][name] for res in metric.results]
+            for name in metric.results[0]['scores']}
+
+
+def test_energy_and_max_logit_by_hand(make_samples):
+    metric = OODMetric(scores=('energy', 'max_logit'))
+    scores = _process(metric, _single_network(make_samples))
+    assert scores['energy'] == pytest.approx(ENERGY, abs=1e-6)
+    assert scores['max_logit'] == [-3.0, -1.0, -0.5, -1.5]
+    out = metric.evaluate(4)
+    # energy: both OOD above both in -> 1; max_logit: -1.5 is below the
+    # in-distribution -1 -> 3 of 4 pairs
+    assert out['ood/energy/auroc'] == 1.0
+    assert out['ood/max_logit/auroc'] == 0.75
+    # the OOD -1.5 ranks second: recall 1/2 at P 1, 1 at P 2/3
+    assert out['ood/max_logit/aupr_out'] == pytest.approx(0.5 + 0.5 * 2 / 3)
+    assert out['ood/energy/fpr95'] == 0.0
+
+
+def test_energy_of_mixmo_and_ensembles(make_samples):
+    # two heads whose mean is twice SINGLE_LOGITS; at T = 2 the scores are
+    # those of the single network, whatever the ensemble_logits (here the
+    # log of the mean probabilities, as an ensemble averaging them)
+    heads = torch.tensor([[[6., 0.], [6., 0.]], [[4., 0.], [0., 4.]],
+                          [[2., 0.], [0., 0.]], [[3., -10.], [3., -10.]]])
+    samples = _samples(make_samples, SINGLE_OOD, heads)
+    for sample in samples:
+        sample.set_field(2.0, 'temperature', field_type='metainfo')
+        sample.set_field(sample.head_logits.softmax(1).mean(0).log(),
+                         'ensemble_logits')
+    metric = OODMetric(scores=('energy', 'max_logit'))
+    scores = _process(metric, samples)
+    assert scores['energy'] == pytest.approx(ENERGY, abs=1e-6)
+    assert scores['max_logit'] == [-3.0, -1.0, -0.5, -1.5]
+    out = metric.evaluate(4)
+    assert out['ood/energy/auroc'] == 1.0
+    assert out['ood/max_logit/auroc'] == 0.75
+    # without `temperature`: T = 1, the mean logits: energy -log(e^6 + 1)
+    scores = _process(OODMetric(scores='energy'),
+                      _samples(make_samples, SINGLE_OOD, heads))
+    assert scores['energy'][0] == pytest.approx(-6.002476, abs=1e-6)
+
+
+@pytest.mark.parametrize('field', ['ensemble_logits', 'temperature'])
+def test_non_finite_logits_or_temperature(make_samples, non_finite_error,
+                                          field):
+    if field == 'ensemble_logits':
+        samples = _single_network(make_samples)
+        spoil_logits = samples[2].ensemble_logits.clone()
+        spoil_logits[1] = math.inf
+        samples[2].set_field(spoil_logits, field)
+    else:
+        samples = _samples(make_samples, SINGLE_OOD,
+                           SINGLE_LOGITS[:, None].expand(4, 2, 2))
+        samples[2].set_field(math.nan, field, field_type='metainfo')
+    with pytest.raises(ValueError) as error:
+        _evaluate(OODMetric(scores='max_prob'), samples)
+    assert str(error.value) == non_finite_error('OODMetric', 1, 4, field)
+    # a NaN ensemble_logits is not read when head_logits is there
+    samples = _samples(make_samples, SINGLE_OOD,
+                       SINGLE_LOGITS[:, None].expand(4, 2, 2))
+    samples[0].set_field(torch.full((2, ), math.nan), 'ensemble_logits')
+    assert _evaluate(OODMetric(scores='energy'),
+                     samples)['ood/energy/auroc'] == 1.0
