@@ -11,6 +11,12 @@ Exit codes: 0 all images predicted; 1 the model was refused (a checkpoint
 that does not fit its config, an invalid .onnx file, a config without test
 pipeline or input size); 2 bad arguments; 3 some files could not be read
 (each is reported on stderr; the others are predicted and written).
+
+A conformal model (``model.calibration``, see ``tools/calibrate.py``) also
+predicts a set of classes per image, by decreasing probability: the table's
+``set`` column and the CSV's ``pred_set`` (indices) and ``pred_set_classes``
+(names) join them with ``|`` (an empty set: ``-`` in the table, an empty
+cell in the CSV); the JSON has lists.
 """
 import argparse
 import contextlib
@@ -33,12 +39,16 @@ IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif',
 PROGRESS_MIN = 4
 #: the exit code when some files could not be read
 EXIT_UNREADABLE = 3
+#: joins the classes of a conformal set in the table and the CSV
+SET_SEPARATOR = '|'
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Predict images with the members and the uncertainty of '
-        'a MixMo model (a config and checkpoint, or an .onnx file)')
+        'a MixMo model (a config and checkpoint, or an .onnx file), and the '
+        'sets of a conformal one (classes by decreasing probability, joined '
+        f'by {SET_SEPARATOR!r} in the table and the CSV)')
     parser.add_argument('model', help='config file, or an .onnx file')
     parser.add_argument(
         'inputs', nargs='+', metavar='[CHECKPOINT] INPUTS',
@@ -127,26 +137,37 @@ def flag(record: dict, thresholds: Dict[str, float]) -> List[str]:
     missing = [name for name in thresholds if name not in record[
         'uncertainty']]
     if missing:
+        needs = ('its logits (a model with ensemble_logits, or an ONNX file '
+                 'of a newer export)' if missing[0] in ('energy', 'max_logit')
+                 else 'M >= 2 members')
         raise SystemExit(f'--flag {missing[0]}: the model gives no '
-                         f'{missing[0]} (it needs M >= 2 members)')
+                         f'{missing[0]} (it needs {needs})')
     return [
         name for name, threshold in thresholds.items()
         if record['uncertainty'][name] > threshold
     ]
 
 
+def set_cell(record: dict) -> str:
+    """The conformal set's classes (else indices) joined, ``-`` if empty."""
+    classes = record.get('pred_set_classes', record.get('pred_set'))
+    return SET_SEPARATOR.join(map(str, classes)) or '-'
+
+
 def format_table(records: List[dict]) -> str:
-    """One line per image: file, class, prob, members, scores, flag."""
+    """One line per image: file, class, prob, set, members, scores, flag."""
     scores = [name for name in UNCERTAINTY_SCORES
               if any(name in r['uncertainty'] for r in records)]
+    sets = any('pred_set' in r for r in records)
     members = any('member_labels' in r for r in records)
-    header = ['file', 'class', 'prob'] + ['members'] * members + scores + [
-        'flag'
-    ]
+    header = (['file', 'class', 'prob'] + ['set'] * sets +
+              ['members'] * members + scores + ['flag'])
     rows = []
     for r in records:
         row = [r['file'], str(r.get('pred_class', r['pred_label'])),
                f'{r["pred_score"]:.4f}']
+        if sets:
+            row.append(set_cell(r))
         if members:
             row.append(' '.join(
                 map(str, r.get('member_classes', r.get('member_labels',
@@ -160,10 +181,11 @@ def format_table(records: List[dict]) -> str:
 
 
 def write_csv(records: List[dict], path: str) -> None:
-    """One row per image; members space-separated; empty scores if absent."""
-    fields = ['file', 'pred_label', 'pred_class', 'pred_score',
-              'member_labels', 'member_classes', *UNCERTAINTY_SCORES,
-              'flagged']
+    """One row per image; members space-separated, sets joined by
+    :data:`SET_SEPARATOR`; empty cells if absent."""
+    fields = ['file', 'pred_label', 'pred_class', 'pred_score', 'pred_set',
+              'pred_set_classes', 'member_labels', 'member_classes',
+              *UNCERTAINTY_SCORES, 'flagged']
     with open(path, 'w', newline='') as file:
         writer = csv.DictWriter(file, fields)
         writer.writeheader()
@@ -172,6 +194,8 @@ def write_csv(records: List[dict], path: str) -> None:
             row.pop('uncertainty')
             for key in ('member_labels', 'member_classes', 'flagged'):
                 row[key] = ' '.join(map(str, r.get(key, [])))
+            for key in ('pred_set', 'pred_set_classes'):
+                row[key] = SET_SEPARATOR.join(map(str, r.get(key, [])))
             writer.writerow(row)
 
 

@@ -5,3 +5,7 @@ _base_ = [
     '../_base_/schedules/imagenet_150e.py',
     '../_base_/default_runtime.py',
 ]
+
+# mmpretrain's ImageClassifier whose predictions also carry the logits
+# (energy and max-logit OOD scores) and a post-hoc calibration
+model = dict(type='VanillaClassifier')

@@ -10,6 +10,7 @@ _base_ = [
 # mmpretrain's resnet50_8xb32_in1k (configs/resnet/metafile.yml); new head
 checkpoint = 'https://download.openmmlab.com/mmclassification/v0/resnet/resnet50_8xb32_in1k_20210831-ea4938fc.pth'  # noqa
 model = dict(
+    type='VanillaClassifier',
     backbone=dict(
         init_cfg=dict(
             type='Pretrained', checkpoint=checkpoint, prefix='backbone')),

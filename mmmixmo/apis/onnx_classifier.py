@@ -47,8 +47,11 @@ class OnnxClassifier:
 
     Args:
         path (str): The ``.onnx`` file: input ``inputs`` ``(B, 3, H, W)``
-            raw 0-255 pixels, outputs ``scores`` ``(B, K)`` and optionally
-            ``member_logits`` ``(B, M, K)``.
+            raw 0-255 pixels, outputs ``scores`` ``(B, K)`` (calibrated),
+            optionally ``member_logits`` ``(B, M, K)``, ``logits``
+            ``(B, K)`` (of the energy and max-logit scores; older exports
+            have none) and ``sets`` ``(B, K)`` bool (required when the
+            ``calibration`` metadata is conformal).
         providers (list[str], optional): ONNX Runtime execution providers.
             Defaults to ``['CPUExecutionProvider']``.
 
@@ -59,6 +62,9 @@ class OnnxClassifier:
         channel_order (str): ``'bgr'`` or ``'rgb'``, of the training images.
         pipeline (PredictionPipeline): Files and arrays to the graph's input.
         average (str | None): ``'logits'`` or ``'probs'``.
+        calibration (dict | None): The exported model's
+            ``model.calibration`` (``temperature``, ``conformal``), None if
+            it had none or the export is older.
         num_members (int | None): M, or None without the member logits.
 
     Raises:
@@ -91,14 +97,15 @@ class OnnxClassifier:
         self.input_size = tuple(json.loads(meta['input_size']))
         self.channel_order = meta['channel_order']
         self.average = meta.get('average')
+        self.calibration = json.loads(meta.get('calibration', 'null'))
         self.pipeline = PredictionPipeline(
             json.loads(meta['transforms']), self.channel_order)
         self._check_graph()
         self(np.full((1, 3, *self.input_size), 128, np.float32))  # probe
 
     def _check_graph(self) -> None:
-        """The graph's input and output names and its input size against the
-        metadata."""
+        """The graph's input and output names, its input size and its sets
+        against the metadata."""
         inputs = {i.name: i.shape for i in self.session.get_inputs()}
         outputs = {o.name: o.shape for o in self.session.get_outputs()}
         self.output_names = list(outputs)
@@ -109,6 +116,15 @@ class OnnxClassifier:
         elif list(inputs['inputs'][1:]) != [3, *self.input_size]:
             problem = (f'input shape {inputs["inputs"]} against the metadata '
                        f'input_size {list(self.input_size)}')
+        if problem:
+            raise OnnxModelError(f'{self.path}: {problem}; {HOW_TO_EXPORT}')
+        conformal = (self.calibration or {}).get('conformal')
+        if conformal is not None and 'sets' not in outputs:
+            problem = (f'the calibration metadata is conformal ({conformal})'
+                       ' but the graph has no output sets')
+        elif conformal is None and 'sets' in outputs:
+            problem = ('the graph outputs sets but the calibration metadata '
+                       f'is not conformal ({self.calibration})')
         if problem:
             raise OnnxModelError(f'{self.path}: {problem}; {HOW_TO_EXPORT}')
         members = outputs.get('member_logits')
@@ -123,8 +139,9 @@ class OnnxClassifier:
 
         Returns:
             dict[str, np.ndarray]: ``scores`` ``(B, K)`` (checked to be
-            probabilities) and, if exported with the heads,
-            ``member_logits`` ``(B, M, K)``.
+            probabilities), ``member_logits`` ``(B, M, K)`` if exported with
+            the heads, ``logits`` ``(B, K)`` unless the export is older and
+            ``sets`` ``(B, K)`` bool if conformal.
         """
         images = np.ascontiguousarray(images, dtype=np.float32)
         if images.ndim != 4:
@@ -153,13 +170,14 @@ class OnnxClassifier:
                 them.
 
         Returns:
-            list[dict]: B records.
+            list[dict]: B records, with ``pred_set`` if conformal and the
+            energy and max-logit scores with ``logits``.
         """
         outputs = self(images)
-        members = outputs.get('member_logits')
+        rows = [{name: output[i] for name, output in outputs.items()}
+                for i in range(len(outputs['scores']))]
         return [
-            uncertainty_record(scores,
-                               None if members is None else members[i],
-                               self.classes)
-            for i, scores in enumerate(outputs['scores'])
+            uncertainty_record(row['scores'], row.get('member_logits'),
+                               self.classes, row.get('sets'),
+                               row.get('logits')) for row in rows
         ]

@@ -12,7 +12,8 @@ from mmengine.model import BaseModel
 from mmpretrain.apis import ImageClassificationInferencer, get_model
 from mmpretrain.structures import DataSample
 
-from ..evaluation.functional.uncertainty import uncertainty_scores
+from ..evaluation.functional.uncertainty import (ood_logits,
+                                                 uncertainty_scores)
 from ..utils.checkpoint_loading import load_checkpoint_checked
 from .prediction_pipeline import (ImageInput, PredictionPipeline,
                                   checkpoint_channel_order,
@@ -23,55 +24,88 @@ ArrayLike = Union[np.ndarray, torch.Tensor]
 
 def uncertainty_record(scores: ArrayLike,
                        member_logits: Optional[ArrayLike] = None,
-                       classes: Optional[Sequence[str]] = None) -> dict:
+                       classes: Optional[Sequence[str]] = None,
+                       pred_set: Optional[ArrayLike] = None,
+                       logits: Optional[ArrayLike] = None) -> dict:
     """The prediction of one image with its members' and its uncertainty.
 
     Args:
         scores (np.ndarray | Tensor): The ensemble probabilities ``(K, )``
-            (``pred_score``).
+            (``pred_score``, calibrated).
         member_logits (np.ndarray | Tensor, optional): The members' logits
             ``(M, K)`` (``head_logits``). Defaults to None (one network).
         classes (Sequence[str], optional): The class names. Defaults to None.
+        pred_set (np.ndarray | Tensor, optional): The conformal set ``(K, )``
+            bool (``pred_set`` of a conformal model). Defaults to None.
+        logits (np.ndarray | Tensor, optional): The logits of the energy and
+            max-logit scores ``(K, )`` (:func:`ood_logits`). Defaults to
+            None.
 
     Returns:
         dict: ``pred_label`` (int), ``pred_score`` (float), ``pred_class``
         (with ``classes``), ``member_labels`` (M ints) and
-        ``member_classes`` (with ``classes``) with ``member_logits``, and
-        ``uncertainty``: score name -> float, ``max_prob`` and ``entropy``,
-        plus ``mutual_information`` and ``disagreement`` when ``M >= 2``
-        (see :func:`uncertainty_scores`).
+        ``member_classes`` (with ``classes``) with ``member_logits``,
+        ``pred_set`` (the set's class indices by decreasing probability,
+        ties by index; may be empty) and ``pred_set_classes`` (with
+        ``classes``) with ``pred_set``, and ``uncertainty``: score name ->
+        float, ``max_prob`` and ``entropy``, plus ``mutual_information`` and
+        ``disagreement`` when ``M >= 2``, ``energy`` and ``max_logit`` with
+        ``logits`` (see :func:`uncertainty_scores`).
 
     Raises:
-        ValueError: If the scores or member logits hold NaN or inf.
+        ValueError: If the scores, member logits or logits hold NaN or inf,
+            or an input does not have the shape of ``scores``.
     """
     probs = torch.as_tensor(scores).detach().cpu().double().reshape(-1)
     if not all(
             torch.isfinite(torch.as_tensor(x)).all()
-            for x in (scores, member_logits) if x is not None):
+            for x in (scores, member_logits, logits) if x is not None):
         raise ValueError('the model predicts NaN or inf: its weights are '
                          'broken (a diverged training?)')
+    num_classes = probs.numel()
     label = int(probs.argmax())
     record = dict(pred_label=label, pred_score=float(probs[label]))
     if classes is not None:
         record['pred_class'] = classes[label]
     member_probs = None
     if member_logits is not None:
-        logits = torch.as_tensor(member_logits).detach().cpu().double()
-        if logits.dim() != 2 or logits.size(1) != probs.numel():
-            raise ValueError(f'member_logits must be (M, {probs.numel()}), '
-                             f'got {tuple(logits.shape)}')
-        member_labels = logits.argmax(1).tolist()
+        heads = torch.as_tensor(member_logits).detach().cpu().double()
+        if heads.dim() != 2 or heads.size(1) != num_classes:
+            raise ValueError(f'member_logits must be (M, {num_classes}), '
+                             f'got {tuple(heads.shape)}')
+        member_labels = heads.argmax(1).tolist()
         record['member_labels'] = member_labels
         if classes is not None:
             record['member_classes'] = [classes[i] for i in member_labels]
-        if logits.size(0) >= 2:
-            member_probs = F.softmax(logits, dim=1)[None]
+        if heads.size(0) >= 2:
+            member_probs = F.softmax(heads, dim=1)[None]
+    if pred_set is not None:
+        mask = _vector(pred_set, 'pred_set', num_classes).bool()
+        members = mask.nonzero().flatten()
+        # stable: equal probabilities stay in class order
+        order = probs[members].sort(descending=True, stable=True).indices
+        record['pred_set'] = members[order].tolist()
+        if classes is not None:
+            record['pred_set_classes'] = [
+                classes[i] for i in record['pred_set']
+            ]
+    if logits is not None:
+        logits = _vector(logits, 'logits', num_classes).double()[None]
     record['uncertainty'] = {
         name: float(value[0])
-        for name, value in uncertainty_scores(probs[None],
-                                              member_probs).items()
+        for name, value in uncertainty_scores(probs[None], member_probs,
+                                              logits).items()
     }
     return record
+
+
+def _vector(value: ArrayLike, name: str, num_classes: int) -> torch.Tensor:
+    """``value`` as a CPU tensor ``(K, )``, or an error naming it."""
+    value = torch.as_tensor(value).detach().cpu()
+    if tuple(value.shape) != (num_classes, ):
+        raise ValueError(f'{name} must be ({num_classes}, ) like the scores, '
+                         f'got {tuple(value.shape)}')
+    return value
 
 
 class UncertaintyInferencer(ImageClassificationInferencer):
@@ -84,7 +118,11 @@ class UncertaintyInferencer(ImageClassificationInferencer):
       the classes are known) and ``uncertainty`` (see
       :func:`uncertainty_record`). The members are the ``head_logits``
       ``(M, K)`` that MixMo models and deep ensembles write; a single
-      network's results have ``uncertainty`` only.
+      network's results have ``uncertainty`` only. A conformal model's
+      (``model.calibration``) also have ``pred_set`` and
+      ``pred_set_classes``; models that write ``ensemble_logits`` (MixMo,
+      deep ensembles, ``VanillaClassifier``) the ``energy`` and
+      ``max_logit`` scores.
     - A checkpoint that does not fit the config exactly raises
       :class:`~mmmixmo.utils.CheckpointMismatchError` (mmpretrain warns and
       predicts with the layers that did not load left random), unless
@@ -117,7 +155,7 @@ class UncertaintyInferencer(ImageClassificationInferencer):
         ...     'epoch_12.pth', device='cpu')
         >>> inferencer('digit.png')[0]['uncertainty']
         {'max_prob': ..., 'entropy': ..., 'mutual_information': ...,
-         'disagreement': ...}
+         'disagreement': ..., 'energy': ..., 'max_logit': ...}
     """
 
     def __init__(self,
@@ -198,13 +236,23 @@ class UncertaintyInferencer(ImageClassificationInferencer):
                     preds: List[DataSample],
                     visualization: List[np.ndarray],
                     return_datasamples: bool = False) -> list:
-        """Add the members and the uncertainty to mmpretrain's results."""
+        """Add the members, the set and the uncertainty to mmpretrain's
+        results (the energy and max-logit scores of :func:`ood_logits`)."""
         results = super().postprocess(preds, visualization,
                                       return_datasamples)
-        if return_datasamples:
+        if return_datasamples or not preds:
             return results
-        for result, sample in zip(results, preds):
-            heads = sample.get('head_logits')
+        heads, ensemble = (
+            torch.stack([s.get(key) for s in preds])
+            if key in preds[0] else None
+            for key in ('head_logits', 'ensemble_logits'))
+        logits = ood_logits(heads, ensemble,
+                            preds[0].get('temperature', 1.0))
+        for i, (result, sample) in enumerate(zip(results, preds)):
             result.update(
-                uncertainty_record(sample.pred_score, heads, self.classes))
+                uncertainty_record(
+                    sample.pred_score,
+                    None if heads is None else heads[i], self.classes,
+                    sample.get('pred_set'),
+                    None if logits is None else logits[i]))
         return results

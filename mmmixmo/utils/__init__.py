@@ -1,5 +1,5 @@
 """Checkpoint loading (torch >= 2.6, exact fit) and CPU DDP for the stack."""
-from .checkpoint_loading import (CheckpointMismatchError,
+from .checkpoint_loading import (CheckpointMismatchError, check_calibration,
                                  history_buffer_getattr,
                                  load_checkpoint_checked,
                                  load_state_dict_checked,
@@ -12,7 +12,7 @@ patch_local_checkpoint_loader()
 
 __all__ = [
     'CPU_DDP_TYPE', 'CPUDistributedDataParallel', 'CheckpointMismatchError',
-    'history_buffer_getattr', 'load_checkpoint_checked',
+    'check_calibration', 'history_buffer_getattr', 'load_checkpoint_checked',
     'load_state_dict_checked', 'mmengine_checkpoint_globals',
     'patch_local_checkpoint_loader', 'setup_cpu_distributed',
     'teardown_distributed'

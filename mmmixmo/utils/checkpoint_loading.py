@@ -191,6 +191,36 @@ def load_state_dict_checked(model: nn.Module,
         'same --cfg-options)' + (f'; {hint}' if hint else ''))
 
 
+def check_calibration(model: nn.Module, meta: Optional[dict],
+                      source: str) -> None:
+    """Refuse a calibrated checkpoint for a model calibrated otherwise.
+
+    ``tools/calibrate.py`` records the calibration in ``meta['calibration']``
+    and in the config it writes; the same weights under another config would
+    predict other (uncalibrated) probabilities and no sets.
+
+    Args:
+        model (nn.Module): The model, or its wrappers.
+        meta (dict, optional): The checkpoint's ``meta``.
+        source (str): As in :func:`load_state_dict_checked`.
+
+    Raises:
+        CheckpointMismatchError: If ``meta`` has a calibration that is not
+            the model's ``calibration``.
+    """
+    want = (meta or {}).get('calibration')
+    while is_model_wrapper(model) or isinstance(model, BaseTTAModel):
+        model = model.module
+    have = getattr(model, 'calibration', None)
+    have = None if have is None else have.to_dict()
+    if want is not None and want != have:
+        raise CheckpointMismatchError(
+            f'{source}: the checkpoint was calibrated by tools/calibrate.py '
+            f'(model.calibration={want}) but the model\'s calibration is '
+            f'{have}: use the config written with the checkpoint (its .py), '
+            'or the uncalibrated checkpoint with the training config')
+
+
 def load_checkpoint_checked(model: nn.Module,
                             filename: str,
                             config: str,
@@ -210,8 +240,8 @@ def load_checkpoint_checked(model: nn.Module,
         dict: The loaded checkpoint (``meta``, ``state_dict``, ...).
     """
     checkpoint = CheckpointLoader.load_checkpoint(filename, 'cpu')
-    load_state_dict_checked(
-        model, checkpoint.get('state_dict', checkpoint),
-        f'checkpoint {filename!r} into the model of {config!r}', partial,
-        hint)
+    source = f'checkpoint {filename!r} into the model of {config!r}'
+    load_state_dict_checked(model, checkpoint.get('state_dict', checkpoint),
+                            source, partial, hint)
+    check_calibration(model, checkpoint.get('meta'), source)
     return checkpoint

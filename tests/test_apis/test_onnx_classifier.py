@@ -26,26 +26,42 @@ METADATA = dict(
     channel_order='rgb',
     transforms=json.dumps([dict(type='Resize', scale=[2, 2])]),
     average='logits', producer='mmmixmo')
+# the calibration metadata of a conformal export, and the hand-built sets
+CONFORMAL = dict(temperature=1.0, conformal=dict(
+    score='lac', alpha=0.1, threshold=0.75, k_reg=0, lam=0.0))
+SET_MIN = 0.25
 
 
-def write_model(path, weight, heads=True, metadata=METADATA, softmax=True):
+def write_model(path, weight, heads=True, metadata=METADATA, softmax=True,
+                logits=False, sets=False):
     """``member_logits = flatten(inputs) @ weight`` viewed ``(B, M, K)``,
     ``scores = softmax(mean over members)`` (the mean without
-    ``softmax``)."""
+    ``softmax``); with ``logits`` the mean as ``logits``, with ``sets`` the
+    classes of scores >= :data:`SET_MIN` as ``sets``."""
     nodes = [
         helper.make_node('Flatten', ['inputs'], ['flat'], axis=1),
-        helper.make_node('MatMul', ['flat', 'weight'], ['logits']),
-        helper.make_node('Reshape', ['logits', 'shape'], ['member_logits']),
+        helper.make_node('MatMul', ['flat', 'weight'], ['flat_logits']),
+        helper.make_node('Reshape', ['flat_logits', 'shape'],
+                         ['member_logits']),
         helper.make_node('ReduceMean', ['member_logits', 'axis'], ['mean'],
                          keepdims=0),
         helper.make_node('Softmax', ['mean'], ['scores'], axis=1)
         if softmax else helper.make_node('Identity', ['mean'], ['scores']),
     ]
+    nodes += [helper.make_node('Identity', ['mean'], ['logits'])] * logits
+    nodes += [helper.make_node('GreaterOrEqual', ['scores', 'set_min'],
+                               ['sets'])] * sets
     outputs = [helper.make_tensor_value_info('scores', TensorProto.FLOAT,
                                              ['batch', K])]
     if heads:
         outputs.append(helper.make_tensor_value_info(
             'member_logits', TensorProto.FLOAT, ['batch', M, K]))
+    if logits:
+        outputs.append(helper.make_tensor_value_info(
+            'logits', TensorProto.FLOAT, ['batch', K]))
+    if sets:
+        outputs.append(helper.make_tensor_value_info(
+            'sets', TensorProto.BOOL, ['batch', K]))
     graph = helper.make_graph(
         nodes, 'tiny', [
             helper.make_tensor_value_info('inputs', TensorProto.FLOAT,
@@ -54,6 +70,8 @@ def write_model(path, weight, heads=True, metadata=METADATA, softmax=True):
             numpy_helper.from_array(weight, 'weight'),
             numpy_helper.from_array(np.array([-1, M, K]), 'shape'),
             numpy_helper.from_array(np.array([1]), 'axis'),
+            numpy_helper.from_array(np.array(SET_MIN, np.float32),
+                                    'set_min'),
         ])
     model = helper.make_model(
         graph, opset_imports=[helper.make_opsetid('', 18)])
@@ -183,3 +201,70 @@ def test_check_probabilities():
         bad = np.array([[0.2, 0.8], row], np.float32)
         with pytest.raises(OnnxModelError, match=r'm.onnx: .* \(row 1:'):
             check_probabilities(bad, 'm.onnx')
+
+
+def test_older_exports_have_no_set_and_no_logits(tmp_path, weight):
+    """Files without calibration metadata, ``logits`` and ``sets``: the
+    records of before."""
+    path = str(tmp_path / 'tiny.onnx')
+    write_model(path, weight)
+    classifier = OnnxClassifier(path)
+    assert classifier.calibration is None
+    images = np.random.default_rng(1).integers(0, 256, (3, 3, 2, 2))
+    for record in classifier.predict_arrays(images):
+        assert set(record) == {'pred_label', 'pred_score', 'pred_class',
+                               'member_labels', 'member_classes',
+                               'uncertainty'}
+        assert list(record['uncertainty']) == [
+            'max_prob', 'entropy', 'mutual_information', 'disagreement'
+        ]
+
+
+def test_sets_and_logits_in_the_records(tmp_path, weight):
+    path = str(tmp_path / 'tiny.onnx')
+    write_model(path, weight, logits=True, sets=True,
+                metadata=dict(METADATA, calibration=json.dumps(CONFORMAL)))
+    classifier = OnnxClassifier(path)
+    assert classifier.calibration == CONFORMAL
+    # varied sets: scale the inputs down for flatter scores
+    images = np.random.default_rng(1).integers(0, 256, (6, 3, 2, 2)) / 1000
+    outputs = classifier(images)
+    assert sorted(outputs) == ['logits', 'member_logits', 'scores', 'sets']
+    assert outputs['sets'].dtype == bool
+    mean = (images.reshape(6, 12) @ weight).reshape(6, M, K).mean(1)
+    np.testing.assert_allclose(outputs['logits'], mean, atol=1e-4)
+    scores = outputs['scores']
+    sizes = (scores >= SET_MIN).sum(1)
+    assert len(set(sizes)) > 1
+    for i, record in enumerate(classifier.predict_arrays(images)):
+        want = [k for k in np.argsort(-scores[i], kind='stable')
+                if scores[i, k] >= SET_MIN]
+        assert record['pred_set'] == want
+        assert record['pred_set_classes'] == ['abc'[k] for k in want]
+        z = mean[i]
+        energy = -(z.max() + np.log(np.exp(z - z.max()).sum()))
+        assert record['uncertainty']['energy'] == pytest.approx(energy,
+                                                                abs=1e-4)
+        assert record['uncertainty']['max_logit'] == pytest.approx(
+            -z.max(), abs=1e-4)
+
+
+def test_refuses_sets_that_do_not_match_the_metadata(tmp_path, weight):
+    path = str(tmp_path / 'tiny.onnx')
+    write_model(path, weight, logits=True,
+                metadata=dict(METADATA, calibration=json.dumps(CONFORMAL)))
+    with pytest.raises(OnnxModelError) as error:
+        OnnxClassifier(path)
+    assert str(error.value).startswith(
+        f"{path}: the calibration metadata is conformal ({{'score': 'lac', "
+        "'alpha': 0.1, 'threshold': 0.75, 'k_reg': 0, 'lam': 0.0}) but the "
+        'graph has no output sets; write one with')
+    calibrated = dict(temperature=2.0, conformal=None)
+    write_model(path, weight, logits=True, sets=True,
+                metadata=dict(METADATA, calibration=json.dumps(calibrated)))
+    with pytest.raises(OnnxModelError, match=f'{path}: the graph outputs '
+                       'sets but the calibration metadata is not conformal'):
+        OnnxClassifier(path)
+    write_model(path, weight, logits=True, sets=True)  # no metadata
+    with pytest.raises(OnnxModelError, match='is not conformal \\(None\\)'):
+        OnnxClassifier(path)

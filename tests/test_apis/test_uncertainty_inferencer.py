@@ -19,7 +19,9 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from mmmixmo.apis import UncertaintyInferencer, uncertainty_record
-from mmmixmo.evaluation.functional.uncertainty import uncertainty_scores
+from mmmixmo.evaluation.functional.conformal import prediction_sets
+from mmmixmo.evaluation.functional.uncertainty import (ood_logits,
+                                                       uncertainty_scores)
 from mmmixmo.models.utils import fold_members
 from mmmixmo.utils import CheckpointMismatchError, checkpoint_loading
 from tests.conftest import REPO_ROOT
@@ -79,6 +81,16 @@ def write_images(folder: str, names, size=(32, 32), seed: int = 0) -> list:
     return paths
 
 
+def write_calibrated(config: str, calibration: dict, name: str) -> str:
+    """A config ``name``.py next to ``config``: its model with
+    ``model.calibration`` (its checkpoint loads into it)."""
+    path = osp.join(osp.dirname(config), f'{name}.py')
+    with open(path, 'w') as file:
+        file.write(f'_base_ = [{config!r}]\n'
+                   f'model = dict(calibration={calibration!r})\n')
+    return path
+
+
 def reference(model, paths, order='rgb', size=(32, 32)):
     """The model's predict on the files decoded, in ``order``, resized to
     ``size`` (bilinear), and its scores."""
@@ -90,10 +102,13 @@ def reference(model, paths, order='rgb', size=(32, 32)):
     with torch.no_grad():
         samples = model.test_step(dict(inputs=raw))
     probs = torch.stack([s.pred_score for s in samples])
-    heads = (torch.stack([s.head_logits for s in samples])
-             if 'head_logits' in samples[0] else None)
+    heads, ensemble = (
+        torch.stack([s.get(key) for s in samples])
+        if key in samples[0] else None
+        for key in ('head_logits', 'ensemble_logits'))
     scores = uncertainty_scores(
-        probs, None if heads is None else F.softmax(heads.double(), 2))
+        probs, None if heads is None else F.softmax(heads.double(), 2),
+        ood_logits(heads, ensemble))
     return probs, heads, scores
 
 
@@ -139,12 +154,46 @@ def test_uncertainty_record_by_hand():
     with pytest.raises(ValueError, match=r'member_logits must be \(M, 2\)'):
         uncertainty_record(torch.tensor([0.2, 0.8]), torch.zeros(2, 3))
     # a diverged model: no record (the ONNX path refuses such scores too)
-    diverged = (([math.nan, 1.0], None), ([0.2, 0.8], [[0.0, math.inf]]))
-    for scores, heads in diverged:
+    diverged = (([math.nan, 1.0], None, None),
+                ([0.2, 0.8], [[0.0, math.inf]], None),
+                ([0.2, 0.8], None, [-math.inf, 0.0]))
+    for scores, heads, logits in diverged:
         with pytest.raises(ValueError, match='^the model predicts NaN or '
                            'inf: its weights are broken'):
-            uncertainty_record(torch.tensor(scores),
-                               None if heads is None else torch.tensor(heads))
+            uncertainty_record(
+                torch.tensor(scores),
+                None if heads is None else torch.tensor(heads),
+                logits=None if logits is None else torch.tensor(logits))
+
+
+def test_uncertainty_record_set_and_logits_by_hand():
+    """The set by decreasing probability (ties in class order); energy
+    ``-log sum exp z`` and max logit ``-max z`` of the given logits."""
+    scores = np.array([0.2, 0.35, 0.1, 0.35])
+    record = uncertainty_record(
+        scores, classes=['a', 'b', 'c', 'd'],
+        pred_set=np.array([True, True, False, True]),
+        logits=np.array([1.0, 2.0, 0.0, 2.0]))
+    assert (record['pred_label'], record['pred_class']) == (1, 'b')
+    assert record['pred_set'] == [1, 3, 0]
+    assert record['pred_set_classes'] == ['b', 'd', 'a']
+    energy = -math.log(math.e + 2 * math.e**2 + 1)
+    assert record['uncertainty']['energy'] == pytest.approx(energy,
+                                                            abs=1e-12)
+    assert record['uncertainty']['max_logit'] == -2.0
+    assert list(record['uncertainty']) == [
+        'max_prob', 'entropy', 'energy', 'max_logit'
+    ]
+    # an empty set (no class conforms enough); no classes: indices only
+    empty = uncertainty_record(torch.tensor([0.5, 0.5]),
+                               pred_set=torch.zeros(2, dtype=torch.bool))
+    assert empty['pred_set'] == [] and 'pred_set_classes' not in empty
+    assert set(empty['uncertainty']) == {'max_prob', 'entropy'}
+    for key, value in (('pred_set', torch.ones(3, dtype=torch.bool)),
+                       ('logits', torch.zeros(1, 2))):
+        with pytest.raises(ValueError, match=rf'^{key} must be \(2, \) like '
+                           r'the scores, got \('):
+            uncertainty_record(torch.tensor([0.5, 0.5]), **{key: value})
 
 
 def test_mixmo_results_equal_the_model(tiny):
@@ -176,8 +225,13 @@ def test_mixmo_results_equal_the_model(tiny):
             {name: value[i].item()
              for name, value in scores.items()}, abs=1e-5)
         assert set(result['uncertainty']) == {
-            'max_prob', 'entropy', 'mutual_information', 'disagreement'
+            'max_prob', 'entropy', 'mutual_information', 'disagreement',
+            'energy', 'max_logit'
         }
+        # the energy of the mean head logits
+        assert result['uncertainty']['energy'] == pytest.approx(
+            -torch.logsumexp(heads[i].double().mean(0), 0).item(), abs=1e-6)
+        assert 'pred_set' not in result
 
     # Data samples are mmpretrain's, untouched.
     samples = inferencer(tiny['images'][:2], return_datasamples=True)
@@ -200,9 +254,11 @@ def test_single_network_has_no_member_fields(tiny):
             'uncertainty'
         }
         assert result['pred_label'] == probs[i].argmax().item()
+        # a VanillaClassifier: the energy of its logits
         assert result['uncertainty'] == pytest.approx(
-            dict(max_prob=scores['max_prob'][i].item(),
-                 entropy=scores['entropy'][i].item()), abs=1e-5)
+            {name: scores[name][i].item()
+             for name in ('max_prob', 'entropy', 'energy', 'max_logit')},
+            abs=1e-5)
 
 
 def _scores(results):
@@ -323,3 +379,34 @@ def test_deep_ensemble_checkpoint(tiny, tmp_path):
     assert [r['member_labels'] for r in results] == heads.argmax(2).tolist()
     assert results[0]['uncertainty']['mutual_information'] == pytest.approx(
         scores['mutual_information'][0].item(), abs=1e-5)
+
+
+def test_calibrated_conformal_model(tiny):
+    """The calibrated scores, the set of ``softmax(z / T)`` by decreasing
+    probability and the energy of the mean head logits divided by T."""
+    mixmo = tiny['mixmo']
+    calibration = dict(temperature=1.7, conformal=dict(
+        score='aps', alpha=0.1, threshold=0.6, num_samples=100))
+    config = write_calibrated(mixmo['config'], calibration, 'tiny_aps')
+    inferencer = UncertaintyInferencer(config,
+                                       pretrained=mixmo['checkpoint'],
+                                       device='cpu')
+    results = inferencer(tiny['images'], batch_size=4)
+    _, heads, _ = reference(mixmo['model'], tiny['images'])
+    mean = heads.double().mean(1)
+    probs = F.softmax(mean / 1.7, dim=1)
+    sets = prediction_sets(probs, 0.6, 'aps')
+    sizes = sets.sum(1).tolist()
+    assert min(sizes) >= 1 and max(sizes) > 1  # sets of several classes
+    for i, result in enumerate(results):
+        assert result['pred_scores'] == pytest.approx(probs[i].tolist(),
+                                                      abs=1e-5)
+        order = probs[i].argsort(descending=True).tolist()
+        assert result['pred_set'] == [k for k in order if sets[i, k]]
+        assert result['pred_set_classes'] == [
+            CLASSES[k] for k in result['pred_set']
+        ]
+        assert result['uncertainty']['energy'] == pytest.approx(
+            -torch.logsumexp(mean[i] / 1.7, 0).item(), abs=1e-6)
+        assert result['uncertainty']['max_logit'] == pytest.approx(
+            -(mean[i] / 1.7).max().item(), abs=1e-6)

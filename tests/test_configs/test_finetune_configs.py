@@ -126,7 +126,7 @@ def test_full_size_model_is_the_checkpoint_network_plus_members(path):
         k: v.shape
         for k, v in single.state_dict().items() if k.startswith('backbone.')
     }
-    if cfg.model.type == 'ImageClassifier':
+    if cfg.model.type == 'VanillaClassifier':
         assert num_params(model) == num_params(single)
         shapes = {k: v.shape for k, v in model.state_dict().items()}
         assert shapes == {k: v.shape for k, v in single.state_dict().items()}

@@ -146,7 +146,7 @@ def test_input_errors(benchmark):
             Config(dict(train_dataloader=dict(dataset=dict(pipeline=[])))))
     vanilla = osp.join(REPO_ROOT, 'configs', 'baselines',
                        'vanilla_wrn28-10_1xb64_cifar100.py')
-    with pytest.raises(ValueError, match="model.type='ImageClassifier'"):
+    with pytest.raises(ValueError, match="model.type='VanillaClassifier'"):
         benchmark.main([vanilla, *ARGS])
     with pytest.raises(SystemExit):
         benchmark.parse_args([CONFIG, '--repeats', '0'])

@@ -3,6 +3,7 @@
 The model of tests/data/configs/tiny_cifar10.py (Cut-MixMo WRN-10-1, M = 2,
 K = 10, CIFAR-10 normalisation) with random BN statistics and heads.
 """
+import math
 import os
 import os.path as osp
 import subprocess
@@ -14,16 +15,23 @@ import mmengine
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import save_checkpoint
 from mmpretrain import ImageClassificationInferencer, get_model
 from mmpretrain.models import ImageClassifier
 from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
 
 import mmmixmo  # noqa: F401
 from mmmixmo.apis import UncertaintyInferencer
+from mmmixmo.evaluation.functional.conformal import conformal_scores
+from mmmixmo.models.utils import PostHocCalibration
 from tests.conftest import REPO_ROOT
+from tests.test_apis.test_uncertainty_inferencer import (make_tiny_model,
+                                                         write_calibrated,
+                                                         write_images)
 from tests.utils.models import randomize_weights
 from tests.utils.tools import load_tool
 
@@ -192,7 +200,7 @@ def test_tools_test_gives_the_mixmo_metrics(folded, checkpoint, tmp_path,
 def test_errors(tool, checkpoint, tmp_path, monkeypatch):
     vanilla = osp.join(REPO_ROOT, 'configs', 'quickstart',
                        'vanilla_wrn16-1_1xb64_digits.py')
-    with pytest.raises(SystemExit, match="model.type='ImageClassifier'"):
+    with pytest.raises(SystemExit, match="model.type='VanillaClassifier'"):
         tool.main([vanilla, checkpoint['path']])
     with pytest.raises(SystemExit):
         tool.parse_args([CONFIG, 'a.pth', '--format', 'mmpretrain',
@@ -295,11 +303,11 @@ def test_onnx(tool, checkpoint, tmp_path, capsys, heads, average):
         '"class5", "class6", "class7", "class8", "class9"]',
         input_size='[32, 32]', channel_order='rgb',
         transforms='[{"type": "Resize", "scale": [32, 32]}]',
-        average=average, producer='mmmixmo')
+        average=average, calibration='null', producer='mmmixmo')
     assert min(o.version for o in proto.opset_import if o.domain == '') >= 17
     assert [i.name for i in proto.graph.input] == ['inputs']
     assert [o.name for o in proto.graph.output] == \
-        ['scores'] + ['member_logits'] * heads
+        ['scores'] + ['member_logits'] * heads + ['logits']
 
     # A batch of another size than the export's and the check's (5, 4).
     model = MODELS.build(_with_average(average)).eval()
@@ -312,10 +320,13 @@ def test_onnx(tool, checkpoint, tmp_path, capsys, heads, average):
     assert scores.max(1).values.min() > 0.15
     session = ort.InferenceSession(out, providers=['CPUExecutionProvider'])
     got = session.run(None, {'inputs': raw.float().numpy()})
-    assert len(got) == 1 + heads
+    assert len(got) == 2 + heads
     assert (torch.from_numpy(got[0]) - scores).abs().max() <= 1e-5
     if heads:
         assert (torch.from_numpy(got[1]) - member_logits).abs().max() <= 1e-5
+    # the logits of the energy: the mean member logits
+    assert (torch.from_numpy(got[-1]) -
+            member_logits.mean(1)).abs().max() <= 1e-5
 
     classifier = OnnxClassifier(out)
     assert (classifier.classes, classifier.input_size,
@@ -323,7 +334,8 @@ def test_onnx(tool, checkpoint, tmp_path, capsys, heads, average):
             classifier.num_members) == (CLASSES, (32, 32), 'rgb', average,
                                         2 if heads else None)
     outputs = classifier(raw.numpy())  # uint8 is cast
-    assert sorted(outputs) == ['member_logits', 'scores'][not heads:]
+    assert sorted(outputs) == \
+        ['logits'] + ['member_logits'] * heads + ['scores']
     assert outputs['scores'].shape == (7, 10)
     assert (torch.from_numpy(outputs['scores']) - scores).abs().max() <= 1e-5
 
@@ -401,3 +413,210 @@ def test_onnx_runs_the_test_pipeline(tool, checkpoint, tmp_path):
     (got, ) = classifier.predict_arrays(pixels[None])
     assert got['pred_score'] == pytest.approx(want['pred_score'], abs=1e-5)
     assert got['member_labels'] == want['member_labels']
+
+
+@pytest.fixture(scope='module')
+def digits(tmp_path_factory):
+    """The tiny quickstart MixMo, 8 images and its mean head logits on
+    them (as the PyTorch and the ONNX paths bring them to the model)."""
+    root = str(tmp_path_factory.mktemp('calibrated'))
+    tiny = make_tiny_model(root)
+    images = write_images(root, [f'img{i}.png' for i in range(8)])
+    inferencer = UncertaintyInferencer(tiny['config'],
+                                       pretrained=tiny['checkpoint'],
+                                       device='cpu')
+    samples = inferencer(images, return_datasamples=True)
+    mean = torch.stack([s.head_logits for s in samples]).double().mean(1)
+    arrays = np.stack([inferencer.pipeline(p) for p in images])
+    return dict(tiny, root=root, images=images, arrays=arrays, mean=mean)
+
+
+def varied_threshold(scores):
+    """A threshold between two conformal scores ``(N, K)``, far from all
+    (no set entry within float error of it), near the median of the third
+    smallest score of each image: sets of 2 or 3 classes."""
+    pooled = scores.flatten().sort().values
+    target = scores.sort(1).values[:, 2].median()
+    i = int((pooled - target).abs().argmin())
+    return float((pooled[i] + pooled[i + 1]) / 2)
+
+
+def calibrated(digits, score, heads):
+    """A config of the digits MixMo with T = 1.7 and ``score``'s sets, and
+    those sets of its images."""
+    probs = F.softmax(digits['mean'] / 1.7, dim=1)
+    k_reg, lam = (1, 0.05) if score == 'raps' else (0, 0.0)
+    scores = conformal_scores(probs, score, k_reg, lam)
+    threshold = varied_threshold(scores)
+    conformal = dict(score=score, alpha=0.1, threshold=threshold,
+                     num_samples=500)
+    if score == 'raps':
+        conformal.update(k_reg=k_reg, lam=lam)
+    calibration = dict(temperature=1.7, conformal=conformal)
+    config = write_calibrated(digits['config'], calibration,
+                              f'tiny_{score}_{int(heads)}')
+    return config, calibration, scores <= threshold
+
+
+@pytest.mark.parametrize('score,heads', [('lac', False), ('aps', True),
+                                         ('raps', True)])
+def test_onnx_records_equal_the_calibrated_pytorch_records(
+        tool, digits, tmp_path, capsys, score, heads):
+    """The calibrated scores, sets and energy of the ONNX graph are the
+    PyTorch model's, record for record."""
+    pytest.importorskip('onnxruntime', reason='the onnx extra is absent')
+    from mmmixmo.apis import OnnxClassifier
+    config, calibration, sets = calibrated(digits, score, heads)
+    sizes = sets.sum(1)
+    assert len(set(sizes.tolist())) >= 2 and sizes.max() > 1
+    out = str(tmp_path / f'{score}.onnx')
+    result = tool.main([config, digits['checkpoint'], '--format', 'onnx',
+                        '--out', out] + ['--heads'] * heads)
+    assert (result['set_mismatches'], result['set_entries_skipped']) == (0, 0)
+    assert 'sets: 0 of 40 entries differ (0 within --atol of the ' \
+        'threshold not compared)' in capsys.readouterr().out
+
+    classifier = OnnxClassifier(out)
+    # the calibration as the model holds it: RAPS parameters for all
+    assert classifier.calibration == dict(
+        calibration, conformal=dict(dict(k_reg=0, lam=0.0),
+                                    **calibration['conformal']))
+    inferencer = UncertaintyInferencer(config,
+                                       pretrained=digits['checkpoint'],
+                                       device='cpu')
+    arrays = np.stack([classifier.pipeline(p) for p in digits['images']])
+    np.testing.assert_array_equal(
+        arrays, np.stack([inferencer.pipeline(p) for p in digits['images']]))
+    got = classifier.predict_arrays(arrays)
+    want = inferencer.predict_arrays(arrays)
+    probs = F.softmax(digits['mean'] / 1.7, dim=1)
+    # the graph without the heads has no members
+    members = set() if heads else {'member_labels', 'member_classes',
+                                   'mutual_information', 'disagreement'}
+    for i, (g, w) in enumerate(zip(got, want)):
+        assert set(g) == set(w) - members
+        order = probs[i].argsort(descending=True).tolist()
+        assert g['pred_set'] == w['pred_set'] == \
+            [k for k in order if sets[i, k]]
+        assert g['pred_set_classes'] == w['pred_set_classes']
+        for key in {'pred_label', 'pred_class', 'member_labels',
+                    'member_classes'} - members:
+            assert g[key] == w[key], key
+        assert g['pred_score'] == pytest.approx(w['pred_score'], abs=1e-5)
+        assert set(g['uncertainty']) == set(w['uncertainty']) - members
+        assert {'energy', 'max_logit'} <= set(g['uncertainty'])
+        for name, value in g['uncertainty'].items():
+            tol = 1e-4 if name in ('energy', 'max_logit') else 1e-5
+            assert value == pytest.approx(w['uncertainty'][name], abs=tol)
+    # softmax(z / T) and the energy of the mean head logits / T
+    scores = torch.from_numpy(classifier(arrays)['scores']).double()
+    assert (scores - probs).abs().max() <= 1e-5
+    energy = -torch.logsumexp(digits['mean'] / 1.7, dim=1)
+    assert [w['uncertainty']['energy'] for w in want] == pytest.approx(
+        energy.tolist(), abs=1e-5)
+
+
+def test_calibrated_mmpretrain_and_torchscript(tool, digits, tmp_path):
+    """The mmpretrain config and checkpoint predict the calibrated scores,
+    sets and energy; TorchScript the calibrated scores and logits."""
+    config, calibration, sets = calibrated(digits, 'aps', False)
+    root = str(tmp_path / 'folded')
+    result = tool.main([config, digits['checkpoint'], '--format',
+                        'mmpretrain', '--out', root])
+    assert (result['max_abs_diff'] <= 1e-5 and
+            result['set_mismatches'] == result['set_entries_skipped'] == 0)
+    model_cfg = Config.fromfile(root + '.py').model
+    assert model_cfg.type == 'VanillaClassifier'
+    assert model_cfg.calibration == calibration
+    folded = UncertaintyInferencer(root + '.py', pretrained=root + '.pth',
+                                   device='cpu')
+    mixmo = UncertaintyInferencer(config, pretrained=digits['checkpoint'],
+                                  device='cpu')
+    probs = F.softmax(digits['mean'] / 1.7, dim=1)
+    got = folded.predict_arrays(digits['arrays'])
+    want = mixmo.predict_arrays(digits['arrays'])
+    for i, (g, w) in enumerate(zip(got, want)):
+        assert g['pred_set'] == w['pred_set'] == [
+            k for k in probs[i].argsort(descending=True).tolist()
+            if sets[i, k]
+        ]
+        assert g['pred_score'] == pytest.approx(w['pred_score'], abs=1e-5)
+        for name in ('max_prob', 'entropy', 'energy', 'max_logit'):
+            assert g['uncertainty'][name] == pytest.approx(
+                w['uncertainty'][name], abs=1e-5), name
+
+    raw = torch.from_numpy(digits['arrays']).float()
+    for logits in (False, True):
+        out = str(tmp_path / f'folded_{logits}.pt')
+        tool.main([config, digits['checkpoint'], '--out', out,
+                   '--with-preprocess'] + ['--logits'] * logits)
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', FutureWarning)
+            with torch.no_grad():
+                output = torch.jit.load(out)(raw).double()
+        expected = digits['mean'] / 1.7 if logits else probs
+        assert (output - expected).abs().max() <= 1e-5
+
+
+def test_calibrated_mmpretrain_with_the_heads(tool, digits, tmp_path):
+    """The M heads kept: a VanillaClassifier with a MultiHeadClsHead and
+    the calibration, predicting the MixMo model's calibrated records."""
+    config, calibration, _ = calibrated(digits, 'raps', True)
+    root = str(tmp_path / 'heads')
+    result = tool.main([config, digits['checkpoint'], '--format',
+                        'mmpretrain', '--heads', '--out', root])
+    assert result['set_mismatches'] == 0
+    model_cfg = Config.fromfile(root + '.py').model
+    assert (model_cfg.type, model_cfg.head.type, model_cfg.calibration) == \
+        ('VanillaClassifier', 'MultiHeadClsHead', calibration)
+    got, want = (
+        UncertaintyInferencer(*paths, device='cpu').predict_arrays(
+            digits['arrays'])
+        for paths in ((root + '.py', root + '.pth'),
+                      (config, digits['checkpoint'])))
+    for g, w in zip(got, want):
+        assert g['pred_set'] == w['pred_set']
+        assert g['member_labels'] == w['member_labels']
+        assert g['uncertainty'] == pytest.approx(w['uncertainty'], abs=1e-5)
+
+
+def test_set_mismatches_by_hand(tool):
+    """Entries within the margin of the threshold are not compared."""
+    calibration = PostHocCalibration(
+        1.0, dict(score='lac', alpha=0.1, threshold=0.5))
+    samples = calibration.calibrate_samples([
+        DataSample(ensemble_logits=torch.tensor(logits, dtype=torch.float64))
+        for logits in ([math.log(3), 0.0], [0.0, 0.0])
+    ])
+    # LAC scores 1 - p: (0.25, 0.75) and (0.5, 0.5), the second at 0.5
+    assert [s.pred_set.tolist() for s in samples] == [[True, False],
+                                                      [True, True]]
+    got = torch.tensor([[True, True], [False, False]])
+    assert tool.set_mismatches(got, samples, calibration, 1e-5) == (1, 2)
+    # both scores of the first sample are 0.25 from the threshold
+    assert tool.set_mismatches(got[:1], samples[:1], calibration,
+                               0.2) == (1, 0)
+    assert tool.set_mismatches(got[:1], samples[:1], calibration,
+                               0.3) == (0, 2)
+
+
+def test_refuses_sets_that_differ(tool, digits, tmp_path, monkeypatch):
+    pytest.importorskip('onnxruntime', reason='the onnx extra is absent')
+    config, _, _ = calibrated(digits, 'lac', False)
+    write = tool.write_onnx
+
+    def flipped(*args):
+        classifier = write(*args)
+
+        def run(images):
+            outputs = classifier(images)
+            return dict(outputs, sets=~outputs['sets'])
+
+        return run
+
+    monkeypatch.setattr(tool, 'write_onnx', flipped)
+    with pytest.raises(SystemExit, match="^the sets of the folded model "
+                       "differ from the MixMo model's in 40 entries farther "
+                       'than --atol from the threshold$'):
+        tool.main([config, digits['checkpoint'], '--format', 'onnx',
+                   '--out', str(tmp_path / 'flipped.onnx')])

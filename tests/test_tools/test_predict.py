@@ -17,10 +17,12 @@ from mmmixmo.apis import (OnnxClassifier, UncertaintyInferencer,
 from tests.conftest import REPO_ROOT
 from tests.test_apis.test_uncertainty_inferencer import (CLASSES,
                                                          make_tiny_model,
+                                                         write_calibrated,
                                                          write_images)
 from tests.utils.tools import load_tool
 
-SCORES = ['max_prob', 'entropy', 'mutual_information', 'disagreement']
+SCORES = ['max_prob', 'entropy', 'mutual_information', 'disagreement',
+          'energy', 'max_logit']
 
 
 @pytest.fixture(scope='module')
@@ -121,6 +123,76 @@ def test_table_json_csv_and_flags(tool, tiny, capsys):
         assert {name: float(row[name])
                 for name in SCORES} == r['uncertainty']
         assert row['flagged'] == ' '.join(r['flagged'])
+        assert row['pred_set'] == row['pred_set_classes'] == ''  # no sets
+
+
+@pytest.fixture(scope='module')
+def conformal(tiny):
+    """The tiny MixMo with T = 1.7 and LAC sets: a threshold near the
+    median of each image's smallest score, so some sets are empty, others
+    of one class or more."""
+    files = tiny['tree_sorted'] + tiny['loose']
+    inferencer = UncertaintyInferencer(
+        tiny['mixmo']['config'], pretrained=tiny['mixmo']['checkpoint'],
+        device='cpu')
+    samples = inferencer(files, return_datasamples=True)
+    logits = torch.stack([s.ensemble_logits for s in samples])
+    scores = 1 - torch.softmax(logits / 1.7, dim=1)
+    pooled = scores.flatten().sort().values
+    i = int((pooled - scores.min(1).values.median()).abs().argmin())
+    calibration = dict(temperature=1.7, conformal=dict(
+        score='lac', alpha=0.1, threshold=float(pooled[i:i + 2].mean())))
+    config = write_calibrated(tiny['mixmo']['config'], calibration,
+                              'tiny_lac')
+    return dict(config=config, files=files,
+                sizes=(scores <= calibration['conformal']['threshold']
+                       ).sum(1).tolist())
+
+
+@pytest.mark.parametrize('path', ['pytorch', 'onnx'])
+def test_sets_in_the_table_json_and_csv(tool, tiny, conformal, tmp_path,
+                                        capsys, path):
+    assert min(conformal['sizes']) == 0 and max(conformal['sizes']) >= 1
+    model = [conformal['config'], tiny['mixmo']['checkpoint']]
+    if path == 'onnx':
+        pytest.importorskip('onnxruntime', reason='the onnx extra is absent')
+        out = str(tmp_path / 'lac.onnx')
+        load_tool('deployment/export_mixmo.py').main(
+            model + ['--format', 'onnx', '--heads', '--out', out])
+        model = [out]
+    want = UncertaintyInferencer(
+        conformal['config'], pretrained=tiny['mixmo']['checkpoint'],
+        device='cpu')(conformal['files'], batch_size=6)
+    out_json, out_csv = str(tmp_path / 'p.json'), str(tmp_path / 'p.csv')
+    capsys.readouterr()
+    records = tool.main(model + conformal['files'] + [
+        '--out-json', out_json, '--out-csv', out_csv, '--flag',
+        'energy=-100'
+    ])
+    assert [len(r['pred_set']) for r in records] == conformal['sizes']
+    for record, result in zip(records, want):
+        assert record['pred_set'] == result['pred_set']
+        assert record['pred_set_classes'] == [
+            CLASSES[k] for k in result['pred_set']
+        ]
+        assert record['uncertainty']['energy'] == pytest.approx(
+            result['uncertainty']['energy'], abs=1e-4)
+        assert record['flagged'] == ['energy']  # energies are above -100
+
+    lines = capsys.readouterr().out.strip().split('\n')
+    assert lines[0].split() == ['file', 'class', 'prob', 'set', 'members',
+                                *SCORES, 'flag']
+    for line, r in zip(lines[1:7], records):
+        assert line.split()[3] == ('|'.join(r['pred_set_classes']) or '-')
+    with open(out_json) as file:
+        assert json.load(file) == records
+    with open(out_csv, newline='') as file:
+        rows = list(csv.DictReader(file))
+    for row, r in zip(rows, records):
+        assert row['pred_set'] == '|'.join(map(str, r['pred_set']))
+        assert row['pred_set_classes'] == '|'.join(r['pred_set_classes'])
+        assert float(row['energy']) == r['uncertainty']['energy']
+        assert float(row['max_logit']) == r['uncertainty']['max_logit']
 
 
 def test_single_network(tool, tiny, capsys, monkeypatch):
@@ -141,8 +213,9 @@ def test_single_network(tool, tiny, capsys, monkeypatch):
     captured = capsys.readouterr()
     assert '1/1' not in captured.err  # no progress bar for one image
     lines = captured.out.strip().split('\n')
+    # a VanillaClassifier: the energy of its logits, no members
     assert lines[0].split() == ['file', 'class', 'prob', 'max_prob',
-                                'entropy', 'flag']
+                                'entropy', 'energy', 'max_logit', 'flag']
     assert len(lines) == 3 and lines[2] == 'flagged: 0 of 1'
     # said after the first batch, not after every image
     predicted = []
@@ -366,3 +439,14 @@ def test_refuses_an_onnx_file_not_of_the_export(tool, tiny, tmp_path):
     assert error.value.code.endswith(
         'write one with python tools/deployment/export_mixmo.py CONFIG '
         'CHECKPOINT --format onnx --heads --out MODEL.onnx')
+
+
+def test_flag_says_what_a_missing_score_needs(tool):
+    record = dict(uncertainty=dict(max_prob=0.1, entropy=0.2))
+    assert tool.flag(record, dict(max_prob=0.05, entropy=0.3)) == \
+        ['max_prob']
+    for name, needs in (('energy', 'its logits'),
+                        ('disagreement', 'M >= 2 members')):
+        with pytest.raises(SystemExit, match=f'^--flag {name}: the model '
+                           f'gives no {name} \\(it needs {needs}'):
+            tool.flag(record, {name: 1.0})

@@ -1,6 +1,6 @@
 # PreActResNet-18-w1 on Tiny ImageNet (the single-network baseline).
 model = dict(
-    type='ImageClassifier',
+    type='VanillaClassifier',
     backbone=dict(
         type='PreActResNet', depth=18, width=1, stem_stride=2,
         stem_channels=64),

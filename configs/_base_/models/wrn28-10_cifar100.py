@@ -1,6 +1,6 @@
 # WRN-28-10 on CIFAR-100 (the single-network baseline).
 model = dict(
-    type='ImageClassifier',
+    type='VanillaClassifier',
     backbone=dict(type='WideResNet', depth=28, widen_factor=10),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(

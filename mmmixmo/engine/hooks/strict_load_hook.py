@@ -4,7 +4,8 @@ from typing import Optional
 from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
 
-from ...utils.checkpoint_loading import load_state_dict_checked
+from ...utils.checkpoint_loading import (check_calibration,
+                                        load_state_dict_checked)
 
 
 @HOOKS.register_module()
@@ -17,7 +18,8 @@ class StrictLoadHook(Hook):
     model strictly (after the other hooks' ``after_load_checkpoint``, which
     may convert it; the runner then loads it again) and raises
     :class:`~mmmixmo.utils.CheckpointMismatchError` naming the config and the
-    offending keys. ``tools/test.py`` (unless ``--partial-load``) and
+    offending keys, or a calibrated checkpoint for a model calibrated
+    otherwise (:func:`~mmmixmo.utils.check_calibration`). ``tools/test.py`` (unless ``--partial-load``) and
     ``tools/train.py --resume`` add it.
 
     Args:
@@ -32,7 +34,9 @@ class StrictLoadHook(Hook):
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         name = runner._load_from or 'the latest checkpoint of the work dir'
-        load_state_dict_checked(
-            runner.model, checkpoint.get('state_dict', checkpoint),
-            f'checkpoint {name!r} into the model of {runner.cfg.filename!r}',
-            hint=self.hint)
+        source = (f'checkpoint {name!r} into the model of '
+                  f'{runner.cfg.filename!r}')
+        load_state_dict_checked(runner.model,
+                                checkpoint.get('state_dict', checkpoint),
+                                source, hint=self.hint)
+        check_calibration(runner.model, checkpoint.get('meta'), source)

@@ -15,6 +15,7 @@ from mmpretrain.structures import DataSample
 from torch import Tensor
 
 from ..utils.ensemble_average import AVERAGES, ensemble_average
+from ..utils.post_hoc_calibration import build_calibration
 
 MERGE_TOOL = 'tools/analysis_tools/merge_ensemble_checkpoints.py'
 
@@ -36,6 +37,9 @@ class EnsembleClassifier(BaseClassifier):
             classic deep-ensemble rule (the paper does not say how its DE
             rows average); ``'logits'``: ``softmax(mean_n z_n)``, like MixMo.
         data_preprocessor (dict, optional): Defaults to ClsDataPreprocessor.
+        calibration (dict, optional): The temperature and conformal sets
+            applied to the predictions (:class:`PostHocCalibration`, written
+            by ``tools/calibrate.py``). Defaults to None.
         init_cfg (dict, optional): Initialization config.
     """
 
@@ -45,7 +49,9 @@ class EnsembleClassifier(BaseClassifier):
                  members: Optional[Sequence[dict]] = None,
                  average: str = 'probs',
                  data_preprocessor: Optional[dict] = None,
+                 calibration: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
+        calibration = build_calibration(calibration)
         if average not in AVERAGES:
             raise ValueError(f'model.average must be one of {AVERAGES}, '
                              f'got {average!r}')
@@ -75,6 +81,7 @@ class EnsembleClassifier(BaseClassifier):
         preprocessor.update(data_preprocessor or {})
         super().__init__(init_cfg, MODELS.build(preprocessor))
         self.average = average
+        self.calibration = calibration
         self.members = ModuleList(self._build(key, cfg) for key, cfg in keyed)
         classes = [getattr(m.head, 'num_classes', None) for m in self.members]
         if len({k for k in classes if k is not None}) > 1:
@@ -148,7 +155,8 @@ class EnsembleClassifier(BaseClassifier):
 
     def predict(self, inputs: Tensor,
                 data_samples: Optional[List[DataSample]] = None) -> list:
-        """Predictions plus ``head_logits`` (N, K) and ``ensemble_logits``."""
+        """Predictions plus ``head_logits`` (N, K) and ``ensemble_logits``,
+        calibrated by ``calibration``."""
         member_logits = self.member_logits(inputs).detach()
         scores, logits = ensemble_average(member_logits, self.average)
         if data_samples is None:
@@ -158,7 +166,9 @@ class EnsembleClassifier(BaseClassifier):
             sample.set_pred_score(score).set_pred_label(score.argmax(0, True))
             sample.set_field(heads, 'head_logits')
             sample.set_field(ens, 'ensemble_logits')
-        return data_samples
+        if self.calibration is None:
+            return data_samples
+        return self.calibration.calibrate_samples(data_samples)
 
 
 def merge_ensemble_checkpoints(checkpoints: Sequence) -> dict:

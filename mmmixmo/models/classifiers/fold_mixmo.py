@@ -31,6 +31,9 @@ def fold_mixmo(model_cfg: dict,
     result has exactly the vanilla network's layers and parameters. The
     mean of the heads' probabilities (``head.average='probs'``) is not a
     linear layer: such a model does not fold, unless the heads are kept.
+    A calibrated model (``model.calibration``) folds into a
+    ``VanillaClassifier`` with the same calibration: the same calibrated
+    scores and conformal sets.
 
     Args:
         model_cfg (dict): The ``MixMoClassifier`` config (``cfg.model``).
@@ -43,9 +46,10 @@ def fold_mixmo(model_cfg: dict,
             The heads cost ``M * K * C`` multiply-adds. Defaults to False.
 
     Returns:
-        tuple[ConfigDict, dict]: The ``ImageClassifier`` config (the same
-        backbone and neck, a ``LinearClsHead`` or the multi-head, and a
-        ``ClsDataPreprocessor`` with the same normalisation) and its weights.
+        tuple[ConfigDict, dict]: The ``ImageClassifier`` (calibrated:
+        ``VanillaClassifier``) config (the same backbone and neck, a
+        ``LinearClsHead`` or the multi-head, and a ``ClsDataPreprocessor``
+        with the same normalisation) and its weights.
     """
     num_members = model_cfg.get('num_members', _DEFAULTS['num_members'])
     layer = _encoder_layer(model_cfg)
@@ -70,6 +74,10 @@ def fold_mixmo(model_cfg: dict,
             num_classes=head['num_classes'],
             in_channels=head['in_channels']),
         data_preprocessor=preprocessor)
+    if model_cfg.get('calibration') is not None:
+        folded_cfg.update(
+            type='VanillaClassifier',
+            calibration=copy.deepcopy(model_cfg['calibration']))
 
     weights = OrderedDict()
     for key, value in state_dict.items():

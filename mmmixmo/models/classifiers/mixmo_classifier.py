@@ -11,6 +11,7 @@ from torch import Tensor
 from ..data_preprocessors import MixMoDataPreprocessor
 from ..utils.member_encoders import (EncoderSlot, MemberEncoders,
                                      find_encoder_layer)
+from ..utils.post_hoc_calibration import build_calibration
 
 
 @MODELS.register_module()
@@ -44,6 +45,9 @@ class MixMoClassifier(ImageClassifier):
             ``MixMoDataPreprocessor``; its ``num_classes`` to the head's.
         channels_last (bool): Store and run the network in the NHWC memory
             format (faster on GPUs with tensor cores). Defaults to False.
+        calibration (dict, optional): The temperature and conformal sets
+            applied to the predictions (:class:`PostHocCalibration`, written
+            by ``tools/calibrate.py``). Defaults to None.
         init_cfg (dict, optional): Initialization config.
     """
 
@@ -56,7 +60,9 @@ class MixMoClassifier(ImageClassifier):
                  encoder_layer: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None,
                  channels_last: bool = False,
+                 calibration: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
+        calibration = build_calibration(calibration)
         if not (isinstance(num_members, int) and num_members >= 2):
             raise ValueError(
                 f'model.num_members must be an int >= 2, got {num_members!r}')
@@ -95,6 +101,7 @@ class MixMoClassifier(ImageClassifier):
             slot.start_from_single_network(getattr(parent, child))
         setattr(parent, child, slot)
         object.__setattr__(self, '_slot', slot)  # registered in the backbone
+        self.calibration = calibration
         self.channels_last = channels_last
         if channels_last:
             self.to(memory_format=torch.channels_last)
@@ -137,6 +144,17 @@ class MixMoClassifier(ImageClassifier):
         feats = self.extract_feat(inputs)
         masks, self._slot.masks = self._slot.masks, None
         return self.head.loss(feats, data_samples, masks)
+
+    def predict(self,
+                inputs: Tensor,
+                data_samples: Optional[List[DataSample]] = None,
+                **kwargs) -> List[DataSample]:
+        """The ensemble predictions (see ``MultiHeadClsHead``), calibrated
+        by ``calibration``."""
+        samples = super().predict(inputs, data_samples, **kwargs)
+        if self.calibration is None:
+            return samples
+        return self.calibration.calibrate_samples(samples)
 
     def train(self, mode: bool = True) -> 'MixMoClassifier':
         """Set the mode; the encoders follow the freezing of the module

@@ -20,6 +20,12 @@ class EnsembleScoreTTA(AverageClsScoreTTA):
 
     def _merge_single_sample(self,
                              data_samples: List[DataSample]) -> DataSample:
+        if 'pred_set' in data_samples[0]:
+            raise ValueError(
+                'test-time augmentation of a model with conformal sets '
+                '(model.calibration.conformal): the sets were calibrated on '
+                'single-view predictions and would lose their coverage '
+                'guarantee; test without --tta')
         merged = super()._merge_single_sample(data_samples)
         merged.set_pred_label(merged.pred_score.argmax(dim=-1, keepdim=True))
         tiny = torch.finfo(merged.pred_score.dtype).tiny

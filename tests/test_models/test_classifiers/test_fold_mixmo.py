@@ -2,6 +2,7 @@ import copy
 
 import pytest
 import torch
+import torch.nn.functional as F
 from mmengine.analysis import FlopAnalyzer
 from mmengine.config import Config
 from mmpretrain.registry import MODELS
@@ -9,6 +10,7 @@ from torch import nn
 
 import mmmixmo  # noqa: F401
 from mmmixmo.models.classifiers import fold_mixmo
+from mmmixmo.models.utils import build_calibration
 from tests.conftest import REPO_ROOT
 from tests.utils.models import randomize_weights
 
@@ -239,3 +241,40 @@ def test_keep_heads_predicts_like_the_mixmo_model(num_members, average):
     torch.testing.assert_close(
         scores, mean_probs if average == 'probs' else mean_logits)
     assert (mean_probs - mean_logits).abs().max() > 1e-3
+
+
+def test_calibrated_model_folds_into_a_calibrated_vanilla_classifier():
+    """The same temperature and conformal sets: the folded model predicts
+    the MixMo model's calibrated scores and sets."""
+    cfg = mixmo_cfg()
+    model = build_mixmo(cfg).eval()
+    raw = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8)
+    with torch.no_grad():
+        logits = torch.stack(
+            [s.ensemble_logits for s in model.test_step(dict(inputs=raw))])
+    # a LAC threshold halfway between two scores: sets of several sizes
+    scores = (1 - F.softmax(logits / 0.5, dim=1)).flatten().sort().values
+    threshold = float(scores[20:22].mean())
+    cfg['calibration'] = dict(temperature=0.5, conformal=dict(
+        score='lac', alpha=0.1, threshold=threshold))
+    model.calibration = build_calibration(cfg['calibration'])
+    folded_cfg, weights = fold_mixmo(cfg, model.state_dict())
+    assert folded_cfg.type == 'VanillaClassifier'
+    assert folded_cfg.calibration == cfg['calibration']
+    assert fold_mixmo(cfg, model.state_dict(), keep_heads=True)[0].type == \
+        'VanillaClassifier'
+    folded = MODELS.build(folded_cfg).eval()
+    folded.load_state_dict(weights, strict=True)
+    with torch.no_grad():
+        want = model.test_step(dict(inputs=raw))
+        got = folded.test_step(dict(inputs=raw))
+    sets = torch.stack([s.pred_set for s in want])
+    assert len(set(sets.sum(1).tolist())) > 1
+    assert torch.equal(torch.stack([s.pred_set for s in got]), sets)
+    for key in ('pred_score', 'ensemble_logits'):
+        diff = torch.stack([s.get(key) - w.get(key)
+                            for s, w in zip(got, want)]).abs().max()
+        assert diff <= 1e-5, key
+    torch.testing.assert_close(
+        torch.stack([s.pred_score for s in want]).double(),
+        F.softmax(logits / 0.5, dim=1), atol=1e-6, rtol=0)

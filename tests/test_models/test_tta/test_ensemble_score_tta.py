@@ -1,3 +1,4 @@
+import pytest
 import torch
 from mmpretrain.structures import DataSample
 from mmengine.model import BaseModel
@@ -45,3 +46,12 @@ def test_single_head_models_get_ensemble_logits_only():
     assert torch.allclose(
         merged.ensemble_logits.softmax(-1), merged.pred_score, atol=1e-6)
     assert 'head_logits' not in merged
+
+
+def test_refuses_conformal_sets():
+    tta = EnsembleScoreTTA(module=_Classifier())
+    views = [_view([[2., 0., 0.], [0., 1., 0.]]) for _ in range(2)]
+    for view in views:
+        view.set_field(torch.tensor([True, False, False]), 'pred_set')
+    with pytest.raises(ValueError, match='test without --tta'):
+        tta.merge_preds([views])
