@@ -64,7 +64,7 @@ def enable_tta(cfg: Config) -> None:
             'AverageClsScoreTTA':
         warnings.warn(
             f"tta_model.type={cfg.tta_model.type!r} keeps the first view's "
-            'pred_label, head_logits and ensemble_logits, which the metrics '
+            'pred_label, member_logits and ensemble_logits, which the metrics '
             "then score; set tta_model.type='EnsembleScoreTTA' (the default "
             'of --tta) to merge them all')
     dataset = cfg.test_dataloader.dataset

@@ -33,7 +33,7 @@ def uncertainty_record(scores: ArrayLike,
         scores (np.ndarray | Tensor): The ensemble probabilities ``(K, )``
             (``pred_score``, calibrated).
         member_logits (np.ndarray | Tensor, optional): The members' logits
-            ``(M, K)`` (``head_logits``). Defaults to None (one network).
+            ``(M, K)``. Defaults to None (one network).
         classes (Sequence[str], optional): The class names. Defaults to None.
         pred_set (np.ndarray | Tensor, optional): The conformal set ``(K, )``
             bool (``pred_set`` of a conformal model). Defaults to None.
@@ -116,7 +116,7 @@ class UncertaintyInferencer(ImageClassificationInferencer):
 
     - Every result dict also has ``member_labels``, ``member_classes`` (when
       the classes are known) and ``uncertainty`` (see
-      :func:`uncertainty_record`). The members are the ``head_logits``
+      :func:`uncertainty_record`). The members are the ``member_logits``
       ``(M, K)`` that MixMo models and deep ensembles write; a single
       network's results have ``uncertainty`` only. A conformal model's
       (``model.calibration``) also have ``pred_set`` and
@@ -245,7 +245,7 @@ class UncertaintyInferencer(ImageClassificationInferencer):
         heads, ensemble = (
             torch.stack([s.get(key) for s in preds])
             if key in preds[0] else None
-            for key in ('head_logits', 'ensemble_logits'))
+            for key in ('member_logits', 'ensemble_logits'))
         logits = ood_logits(heads, ensemble,
                             preds[0].get('temperature', 1.0))
         for i, (result, sample) in enumerate(zip(results, preds)):

@@ -105,7 +105,7 @@ def reference(model, paths, order='rgb', size=(32, 32)):
     heads, ensemble = (
         torch.stack([s.get(key) for s in samples])
         if key in samples[0] else None
-        for key in ('head_logits', 'ensemble_logits'))
+        for key in ('member_logits', 'ensemble_logits'))
     scores = uncertainty_scores(
         probs, None if heads is None else F.softmax(heads.double(), 2),
         ood_logits(heads, ensemble))
@@ -236,7 +236,7 @@ def test_mixmo_results_equal_the_model(tiny):
     # Data samples are mmpretrain's, untouched.
     samples = inferencer(tiny['images'][:2], return_datasamples=True)
     assert all(isinstance(s, DataSample) for s in samples)
-    assert samples[0].head_logits.shape == (2, 10)
+    assert samples[0].member_logits.shape == (2, 10)
 
 
 def test_single_network_has_no_member_fields(tiny):

@@ -332,7 +332,7 @@ def test_test_with_tta_scores_the_merged_prediction(trained, tmp_path,
         torch.testing.assert_close(
             torch.as_tensor(sample['ensemble_logits']).softmax(-1),
             sample['pred_score'])
-        assert sample['head_logits'].shape == (2, 10)
+        assert sample['member_logits'].shape == (2, 10)
     correct = sum(int(d['pred_label'] == d['gt_label']) for d in dumped)
     assert _metric(output, r'Epoch\(test\)') == pytest.approx(
         100 * correct / 32)

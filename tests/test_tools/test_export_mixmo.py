@@ -66,7 +66,7 @@ def mixmo_outputs(model, raw, logits=False):
     with torch.no_grad():
         samples = model.test_step(dict(inputs=raw))
     return torch.stack([
-        s.head_logits.mean(0) if logits else s.pred_score for s in samples
+        s.member_logits.mean(0) if logits else s.pred_score for s in samples
     ])
 
 
@@ -250,7 +250,7 @@ def test_heads_round_trip(tool, checkpoint, tmp_path, capsys):
     with torch.no_grad():
         samples = model.test_step(dict(inputs=raw))
     scores = torch.stack([s.pred_score for s in samples])
-    heads = torch.stack([s.head_logits for s in samples])
+    heads = torch.stack([s.member_logits for s in samples])
     assert (heads[:, 0] - heads[:, 1]).abs().max() > 0.5  # heads disagree
 
     out = str(tmp_path / 'heads.pt')
@@ -274,7 +274,7 @@ def test_heads_round_trip(tool, checkpoint, tmp_path, capsys):
     folded = get_model(root + '.py', pretrained=root + '.pth')
     with torch.no_grad():
         got = folded.test_step(dict(inputs=raw))
-    assert (torch.stack([s.head_logits for s in got]) -
+    assert (torch.stack([s.member_logits for s in got]) -
             heads).abs().max() <= 1e-6
 
 
@@ -316,7 +316,7 @@ def test_onnx(tool, checkpoint, tmp_path, capsys, heads, average):
     with torch.no_grad():
         samples = model.test_step(dict(inputs=raw))
     scores = torch.stack([s.pred_score for s in samples])
-    member_logits = torch.stack([s.head_logits for s in samples])
+    member_logits = torch.stack([s.member_logits for s in samples])
     assert scores.max(1).values.min() > 0.15
     session = ort.InferenceSession(out, providers=['CPUExecutionProvider'])
     got = session.run(None, {'inputs': raw.float().numpy()})
@@ -426,7 +426,7 @@ def digits(tmp_path_factory):
                                        pretrained=tiny['checkpoint'],
                                        device='cpu')
     samples = inferencer(images, return_datasamples=True)
-    mean = torch.stack([s.head_logits for s in samples]).double().mean(1)
+    mean = torch.stack([s.member_logits for s in samples]).double().mean(1)
     arrays = np.stack([inferencer.pipeline(p) for p in images])
     return dict(tiny, root=root, images=images, arrays=arrays, mean=mean)
 

@@ -78,22 +78,22 @@ def _gt_samples(labels: List[int],
     ]
 
 
-def _with_ood(head_logits: torch.Tensor, labels: List[int],
+def _with_ood(member_logits: torch.Tensor, labels: List[int],
               ood_logits: torch.Tensor, ood_index: List[int]):
     """Insert OOD samples (label -1) at ``ood_index``; returns ``is_ood``."""
     num = len(labels) + len(ood_index)
     is_ood = [i in ood_index for i in range(num)]
-    in_dist, ood = iter(zip(head_logits, labels)), iter(ood_logits)
+    in_dist, ood = iter(zip(member_logits, labels)), iter(ood_logits)
     samples = [(next(ood), -1) if flag else next(in_dist) for flag in is_ood]
     return (torch.stack([s[0] for s in samples]), [s[1] for s in samples],
             is_ood)
 
 
 def _mixmo_results(path: str,
-                   head_logits: torch.Tensor,
+                   member_logits: torch.Tensor,
                    labels: List[int],
                    is_ood: Optional[List[bool]] = None) -> str:
-    num, num_heads, num_classes = head_logits.shape
+    num, num_heads, num_classes = member_logits.shape
     head = MultiHeadClsHead(
         num_members=num_heads,
         num_classes=num_classes,
@@ -101,7 +101,7 @@ def _mixmo_results(path: str,
     with torch.no_grad():
         head.fc.weight.copy_(torch.eye(num_heads * num_classes))
         head.fc.bias.zero_()
-    samples = head.predict((head_logits.reshape(num, -1), ),
+    samples = head.predict((member_logits.reshape(num, -1), ),
                            _gt_samples(labels, is_ood))
     return _dump(samples, path)
 
@@ -142,8 +142,8 @@ def test_dumped_format_is_what_the_tool_reads(mixmo_results):
         results = pickle.load(f)
     assert isinstance(results, list) and len(results) == 4
     assert {'pred_score', 'pred_label', 'gt_label',
-            'head_logits'} <= set(results[0])
-    torch.testing.assert_close(results[2]['head_logits'], HEAD_LOGITS[2])
+            'member_logits'} <= set(results[0])
+    torch.testing.assert_close(results[2]['member_logits'], HEAD_LOGITS[2])
 
 
 def test_figure_data_of_the_mixmo_results(tool, mixmo_results):
@@ -225,7 +225,7 @@ def test_vanilla_results_write_no_head_figures(
     assert not (out_dir / 'head_agreement.png').exists()
     assert not (out_dir / 'head_reliability.png').exists()
     out = capsys.readouterr().out
-    assert 'no `head_logits`' in out and 'no head_agreement.png' in out
+    assert 'no `member_logits`' in out and 'no head_agreement.png' in out
 
 
 def test_single_head_writes_no_head_figures(tool, tmp_path):
@@ -241,7 +241,7 @@ def _ood_reference(results: List[dict], with_heads: bool = True):
     is_ood = torch.tensor([r['is_ood'] for r in results])
     probs = torch.stack([r['pred_score'] for r in results]).double()
     member_probs = F.softmax(
-        torch.stack([r['head_logits'] for r in results]).double(),
+        torch.stack([r['member_logits'] for r in results]).double(),
         dim=2) if with_heads else None
     scores = uncertainty_scores(probs, member_probs)
     return ({name: roc_curve(score, is_ood)
@@ -346,11 +346,11 @@ def test_errors_name_the_problem(tool, tmp_path, mixmo_results,
 
     with open(mixmo_results, 'rb') as f:
         results = pickle.load(f)
-    del results[1]['head_logits']
+    del results[1]['member_logits']
     mixed = str(tmp_path / 'mixed.pkl')
     with open(mixed, 'wb') as f:
         pickle.dump(results, f)
-    with pytest.raises(ValueError, match='head_logits.* 3 of 4'):
+    with pytest.raises(ValueError, match='member_logits.* 3 of 4'):
         tool.main([mixed, '--out-dir', str(tmp_path / 'mixed')])
     assert not (tmp_path / 'mixed').exists()
 
@@ -368,11 +368,11 @@ def test_errors_name_the_problem(tool, tmp_path, mixmo_results,
 
     with open(ood_results, 'rb') as f:
         results = pickle.load(f)
-    del results[OOD_INDEX[0]]['head_logits']
+    del results[OOD_INDEX[0]]['member_logits']
     ood_mixed = str(tmp_path / 'ood_mixed.pkl')
     with open(ood_mixed, 'wb') as f:
         pickle.dump(results, f)
-    with pytest.raises(ValueError, match='head_logits.* 6 of 7'):
+    with pytest.raises(ValueError, match='member_logits.* 6 of 7'):
         tool.main([ood_mixed, '--out-dir', str(tmp_path / 'ood_mixed')])
     assert not (tmp_path / 'ood_mixed').exists()
 

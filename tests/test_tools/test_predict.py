@@ -322,7 +322,7 @@ def test_onnx_gives_the_pytorch_predictions(tool, tiny, onnx_file, varied):
         atol=1e-4)
     np.testing.assert_allclose(
         outputs['member_logits'],
-        torch.stack([s.head_logits for s in samples]), atol=1e-4)
+        torch.stack([s.member_logits for s in samples]), atol=1e-4)
 
     # the tool, one batch of mixed sizes, on both paths
     records = {

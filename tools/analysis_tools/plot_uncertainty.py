@@ -80,8 +80,8 @@ def figure_data(results: List[dict], num_bins: int) -> Dict[str, object]:
         top1=top1_accuracy(probs.argmax(dim=1), labels),
         mean_conf=float(probs.max(dim=1).values.mean()))
     if data['diversity']:
-        head_logits = torch.stack([
-            torch.as_tensor(r['head_logits']).detach().double()
+        member_logits = torch.stack([
+            torch.as_tensor(r['member_logits']).detach().double()
             for r in results
         ])
         head_preds = torch.stack([r['head_preds'] for r in diversity.results])
@@ -89,7 +89,7 @@ def figure_data(results: List[dict], num_bins: int) -> Dict[str, object]:
         data.update(
             head_bins=[
                 reliability_bins(F.softmax(head, dim=1), labels, num_bins)
-                for head in head_logits.unbind(1)
+                for head in member_logits.unbind(1)
             ],
             head_top1=[data['diversity'][f'head{i}_top1']
                        for i in range(head_preds.size(1))],
@@ -274,7 +274,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, str]:
         print(f'{len(data["head_top1"])} heads: top-1 {head_top1}; '
               f'ensemble top-1 {data["ensemble_top1"]:.2f}%')
     else:
-        print('The results have no `head_logits` or a single head: no '
+        print('The results have no `member_logits` or a single head: no '
               'head_agreement.png nor head_reliability.png.')
     written = {}
     for name, plot in plots.items():

@@ -321,7 +321,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
         return torch.stack([s.get(key) for s in samples]).float()
 
     want = [stack('ensemble_logits' if args.logits else 'pred_score')]
-    want += [stack('head_logits')] * args.heads
+    want += [stack('member_logits')] * args.heads
     sets = None  # of the folded model, if conformal
     if args.format == 'mmpretrain':
         root = osp.splitext(args.out)[0]
@@ -329,7 +329,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
         outputs = folded.test_step(dict(inputs=raw))
         got = [torch.stack([s.pred_score for s in outputs])]
         if args.heads:
-            got.append(torch.stack([s.head_logits for s in outputs]))
+            got.append(torch.stack([s.member_logits for s in outputs]))
         if 'pred_set' in outputs[0]:
             sets = torch.stack([s.pred_set for s in outputs])
         print(f'wrote {root}.py and {root}.pth')
@@ -358,7 +358,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
             got = [torch.from_numpy(outputs[name]) for name in
                    ['scores'] + ['member_logits'] * args.heads + ['logits']]
             want.append(ood_logits(
-                stack('head_logits'), stack('ensemble_logits'),
+                stack('member_logits'), stack('ensemble_logits'),
                 samples[0].get('temperature', 1.0)).float())
             sets = outputs.get('sets')
             sets = None if sets is None else torch.from_numpy(sets)

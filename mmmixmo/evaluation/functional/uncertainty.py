@@ -19,19 +19,19 @@ def _entropy(probs: Tensor) -> Tensor:
     return -torch.special.xlogy(probs, probs).sum(-1)
 
 
-def ood_logits(head_logits: Optional[Tensor],
+def ood_logits(member_logits: Optional[Tensor],
                ensemble_logits: Optional[Tensor],
                temperature: float = 1.0) -> Optional[Tensor]:
     """The logits of the ``energy`` and ``max_logit`` scores.
 
     The mean of the members' logits divided by ``temperature`` when
-    ``head_logits`` is given (MixMo averaging logits: its ensemble logits;
+    ``member_logits`` is given (MixMo averaging logits: its ensemble logits;
     MIMO and deep ensembles averaging probabilities have log-probabilities
     as ensemble logits, whose logsumexp is 0), else ``ensemble_logits``
     (already divided by the temperature), else None.
 
     Args:
-        head_logits (Tensor, optional): The members' logits ``(..., M, K)``.
+        member_logits (Tensor, optional): The members' logits ``(..., M, K)``.
         ensemble_logits (Tensor, optional): The model's logits ``(..., K)``.
         temperature (float): The model's temperature, > 0 (1: not
             calibrated). Defaults to 1.0.
@@ -40,8 +40,8 @@ def ood_logits(head_logits: Optional[Tensor],
         Tensor, optional: float64 logits ``(..., K)``, or None without
         either input.
     """
-    if head_logits is not None:
-        return head_logits.detach().double().mean(-2) / temperature
+    if member_logits is not None:
+        return member_logits.detach().double().mean(-2) / temperature
     if ensemble_logits is not None:
         return ensemble_logits.detach().double()
     return None

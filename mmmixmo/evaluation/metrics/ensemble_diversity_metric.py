@@ -15,12 +15,12 @@ from .sample_checks import check_finite, mark_non_finite, single_label
 class EnsembleDiversityMetric(BaseMetric):
     """Accuracy of each head, ensemble gain and diversity between the heads.
 
-    Reads ``head_logits`` ``(M, K)``, ``pred_score`` and ``gt_label``. Keys,
+    Reads ``member_logits`` ``(M, K)``, ``pred_score`` and ``gt_label``. Keys,
     for ``M >= 2``: ``head{i}_top1`` (percent), ``ensemble_gain`` (top-1 of
     ``pred_score`` minus the mean head top-1, in points), ``ratio_errors``
     (absent if undefined) and ``disagreement`` (a fraction); see
     :mod:`mmmixmo.evaluation.functional.diversity`. A model without
-    ``head_logits`` or with ``M = 1`` gets no key (not NaN). NaN or inf in
+    ``member_logits`` or with ``M = 1`` gets no key (not NaN). NaN or inf in
     a field read raises a ValueError.
 
     Args:
@@ -46,11 +46,11 @@ class EnsembleDiversityMetric(BaseMetric):
             result = dict(
                 pred_label=pred_label.long().reshape(1).cpu(),
                 gt_label=single_label(data_sample, 'EnsembleDiversityMetric'))
-            if 'head_logits' in data_sample:
+            if 'member_logits' in data_sample:
                 result['head_preds'] = torch.as_tensor(
-                    data_sample['head_logits']).argmax(dim=1).long().cpu()
+                    data_sample['member_logits']).argmax(dim=1).long().cpu()
             self.results.append(
-                mark_non_finite(result, data_sample, (field, 'head_logits')))
+                mark_non_finite(result, data_sample, (field, 'member_logits')))
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         """Compute the keys on the results gathered from all ranks."""
@@ -58,11 +58,11 @@ class EnsembleDiversityMetric(BaseMetric):
         with_heads = sum('head_preds' in res for res in results)
         if 0 < with_heads < len(results):
             raise ValueError(
-                f'EnsembleDiversityMetric: `head_logits` is on {with_heads} '
+                f'EnsembleDiversityMetric: `member_logits` is on {with_heads} '
                 f'of {len(results)} samples; every sample must carry it')
         if not with_heads or results[0]['head_preds'].numel() < 2:
             print_log(
-                'EnsembleDiversityMetric: no `head_logits` or a single head; '
+                'EnsembleDiversityMetric: no `member_logits` or a single head; '
                 'no diversity keys are reported.',
                 logger='current',
                 level=logging.INFO)

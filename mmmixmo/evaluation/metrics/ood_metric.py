@@ -14,9 +14,9 @@ from .sample_checks import check_finite, mark_non_finite
 #: The scores that not every model has, and what they need.
 _NEEDS = (
     (('mutual_information', 'disagreement'),
-     '`head_logits` (M, K) with M >= 2 (a multi-head model or an ensemble)'),
+     '`member_logits` (M, K) with M >= 2 (a multi-head model or an ensemble)'),
     (('energy', 'max_logit'),
-     'logits: `ensemble_logits` or `head_logits`, written by MixMo models, '
+     'logits: `ensemble_logits` or `member_logits`, written by MixMo models, '
      "deep ensembles and mmmixmo's single-network classifier"),
 )
 
@@ -30,9 +30,9 @@ class OODMetric(BaseMetric):
     :func:`~mmmixmo.evaluation.functional.uncertainty_scores` on
     ``pred_score``: ``max_prob`` and ``entropy`` for any classifier, plus
     ``mutual_information`` and ``disagreement`` when the sample has
-    ``head_logits`` ``(M, K)`` with ``M >= 2`` (MixMo heads, ensemble
+    ``member_logits`` ``(M, K)`` with ``M >= 2`` (MixMo heads, ensemble
     members; their softmax are the member probabilities), plus ``energy``
-    and ``max_logit`` when it has ``head_logits`` or ``ensemble_logits``
+    and ``max_logit`` when it has ``member_logits`` or ``ensemble_logits``
     (the logits of :func:`~mmmixmo.evaluation.functional.ood_logits`: the
     members' mean logits divided by the sample's ``temperature``, default
     1, else ``ensemble_logits``). Keys, fractions, per score ``s``:
@@ -41,8 +41,8 @@ class OODMetric(BaseMetric):
     ``s/fpr95``, the share of OOD samples accepted when 95 % of the
     in-distribution ones are (lower is better). No key is reported (with a
     warning) unless both parts are present. NaN or inf in a field read
-    (``pred_score``, ``head_logits`` and ``temperature``, or
-    ``ensemble_logits`` without ``head_logits``) raises a ValueError.
+    (``pred_score``, ``member_logits`` and ``temperature``, or
+    ``ensemble_logits`` without ``member_logits``) raises a ValueError.
 
     Args:
         scores (str | Sequence[str], optional): Names of the scores, among
@@ -88,9 +88,9 @@ class OODMetric(BaseMetric):
                                "classifier run with mode='predict'")
             probs.append(torch.as_tensor(data_sample['pred_score']).detach())
             heads = ensemble = None
-            if 'head_logits' in data_sample:
-                fields.append(('pred_score', 'head_logits', 'temperature'))
-                heads = torch.as_tensor(data_sample['head_logits']).detach()
+            if 'member_logits' in data_sample:
+                fields.append(('pred_score', 'member_logits', 'temperature'))
+                heads = torch.as_tensor(data_sample['member_logits']).detach()
                 if heads.dim() == 2 and heads.size(0) >= 2:
                     member_probs.append(heads.double().softmax(-1))
             else:
@@ -104,8 +104,8 @@ class OODMetric(BaseMetric):
         if not probs:
             return
         for name, values, needs in (
-            ('`head_logits` (M >= 2)', member_probs, 'it'),
-            ('`head_logits` or `ensemble_logits`', logits, 'one'),
+            ('`member_logits` (M >= 2)', member_probs, 'it'),
+            ('`member_logits` or `ensemble_logits`', logits, 'one'),
         ):
             if 0 < len(values) < len(probs):
                 raise ValueError(
@@ -137,7 +137,7 @@ class OODMetric(BaseMetric):
         if any(list(res['scores']) != names for res in results):
             raise ValueError(
                 'OODMetric: the samples do not all have the same scores: '
-                '`head_logits` and `ensemble_logits` must each be on every '
+                '`member_logits` and `ensemble_logits` must each be on every '
                 'sample or on none')
         is_ood = torch.tensor([res['is_ood'] for res in results],
                               dtype=torch.bool)

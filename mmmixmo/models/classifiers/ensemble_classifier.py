@@ -155,7 +155,7 @@ class EnsembleClassifier(BaseClassifier):
 
     def predict(self, inputs: Tensor,
                 data_samples: Optional[List[DataSample]] = None) -> list:
-        """Predictions plus ``head_logits`` (N, K) and ``ensemble_logits``,
+        """Predictions plus ``member_logits`` (N, K) and ``ensemble_logits``,
         calibrated by ``calibration``."""
         member_logits = self.member_logits(inputs).detach()
         scores, logits = ensemble_average(member_logits, self.average)
@@ -164,7 +164,7 @@ class EnsembleClassifier(BaseClassifier):
         for sample, score, heads, ens in zip(data_samples, scores,
                                              member_logits, logits):
             sample.set_pred_score(score).set_pred_label(score.argmax(0, True))
-            sample.set_field(heads, 'head_logits')
+            sample.set_field(heads, 'member_logits')
             sample.set_field(ens, 'ensemble_logits')
         if self.calibration is None:
             return data_samples

@@ -42,7 +42,7 @@ def fold_mixmo(model_cfg: dict,
             ``MultiHeadClsHead`` with the MixMo head's config and weights):
             the classifier's ``mode='tensor'`` returns the member logits
             ``(B, M, K)`` and ``predict`` writes ``pred_score``,
-            ``head_logits`` and ``ensemble_logits`` like the MixMo model.
+            ``member_logits`` and ``ensemble_logits`` like the MixMo model.
             The heads cost ``M * K * C`` multiply-adds. Defaults to False.
 
     Returns:

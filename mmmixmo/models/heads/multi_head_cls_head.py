@@ -20,7 +20,7 @@ class MultiHeadClsHead(ClsHead):
     authors), logged per head as ``loss_head{i}``. The prediction is the
     ensemble (:func:`ensemble_average`): ``ensemble_logits`` ``(K, )``
     (float64, for the calibration metrics), their softmax ``pred_score``,
-    and each head's ``head_logits`` ``(M, K)``.
+    and each head's ``member_logits`` ``(M, K)``.
 
     Args:
         num_members (int): Number of members M.
@@ -109,7 +109,7 @@ class MultiHeadClsHead(ClsHead):
                                                      labels, logits, ensemble):
             sample = DataSample() if sample is None else sample
             sample.set_pred_score(score).set_pred_label(label)
-            sample.set_field(heads, 'head_logits')
+            sample.set_field(heads, 'member_logits')
             sample.set_field(mean, 'ensemble_logits')
             results.append(sample)
         return results

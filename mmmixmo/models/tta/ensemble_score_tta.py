@@ -11,10 +11,10 @@ from mmpretrain.structures import DataSample
 class EnsembleScoreTTA(AverageClsScoreTTA):
     """``AverageClsScoreTTA`` whose other fields follow the merged score.
 
-    Upstream keeps the first view's ``pred_label``, ``head_logits`` and
+    Upstream keeps the first view's ``pred_label``, ``member_logits`` and
     ``ensemble_logits``, which the calibration and diversity metrics read.
     Here ``pred_label`` is the merged score's argmax, ``ensemble_logits`` its
-    log, and ``head_logits`` (M, K) the log of each head's probabilities
+    log, and ``member_logits`` (M, K) the log of each head's probabilities
     averaged over the views.
     """
 
@@ -31,9 +31,9 @@ class EnsembleScoreTTA(AverageClsScoreTTA):
         tiny = torch.finfo(merged.pred_score.dtype).tiny
         merged.set_field(
             merged.pred_score.clamp_min(tiny).log(), 'ensemble_logits')
-        if 'head_logits' in data_samples[0]:
-            probs = [s.head_logits.float().softmax(-1) for s in data_samples]
+        if 'member_logits' in data_samples[0]:
+            probs = [s.member_logits.float().softmax(-1) for s in data_samples]
             merged.set_field(
                 torch.stack(probs).mean(0).clamp_min(tiny).log(),
-                'head_logits')
+                'member_logits')
         return merged

@@ -21,7 +21,7 @@ HEAD_LOGITS = torch.tensor([
 
 
 @pytest.fixture
-def head_logits() -> torch.Tensor:
+def member_logits() -> torch.Tensor:
     """Head logits ``(6, 2, 3)`` of the labels :func:`head_labels`."""
     return HEAD_LOGITS.clone()
 
@@ -31,17 +31,17 @@ def head_labels() -> List[int]:
     return [0, 1, 2, 0, 1, 2]
 
 
-def _make_samples(labels, head_logits=None, probs=None) -> List[DataSample]:
+def _make_samples(labels, member_logits=None, probs=None) -> List[DataSample]:
     """DataSamples with gt_label and pred_score: as MixMo's head predicts
-    (head_logits, their mean as ensemble_logits and its softmax), or
+    (member_logits, their mean as ensemble_logits and its softmax), or
     ``probs``."""
     samples = []
     for i, label in enumerate(labels):
         sample = DataSample().set_gt_label(int(label))
-        if head_logits is not None:
-            sample.set_field(head_logits[i].float(), 'head_logits')
-            sample.set_field(head_logits[i].float().mean(0), 'ensemble_logits')
-            sample.set_pred_score(head_logits[i].float().mean(0).softmax(0))
+        if member_logits is not None:
+            sample.set_field(member_logits[i].float(), 'member_logits')
+            sample.set_field(member_logits[i].float().mean(0), 'ensemble_logits')
+            sample.set_pred_score(member_logits[i].float().mean(0).softmax(0))
         else:
             sample.set_pred_score(probs[i].float())
         samples.append(sample)

@@ -17,10 +17,10 @@ def _evaluate(metric, samples):
     return metric.evaluate(len(samples))
 
 
-def test_in_evaluator_with_head_logits(head_logits, head_labels,
+def test_in_evaluator_with_member_logits(member_logits, head_labels,
                                        make_samples):
     evaluator = Evaluator([METRICS.build(dict(type='CalibrationMetric'))])
-    samples = make_samples(head_labels, head_logits)
+    samples = make_samples(head_labels, member_logits)
     evaluator.process(samples[:4])
     evaluator.process(samples[4:])
     out = evaluator.evaluate(6)
@@ -54,18 +54,18 @@ def test_in_evaluator_with_head_logits(head_logits, head_labels,
     assert out['calibration/temperature'] > 0
 
 
-def test_logits_source(head_logits, head_labels, make_samples):
+def test_logits_source(member_logits, head_labels, make_samples):
     # A model exposing only pred_score gives the same values: log(pred_score)
     # differs from the mean head logits by a per-sample constant.
     ref = _evaluate(CalibrationMetric(),
-                    make_samples(head_labels, head_logits))
-    probs = head_logits.mean(1).softmax(1)
+                    make_samples(head_labels, member_logits))
+    probs = member_logits.mean(1).softmax(1)
     out = _evaluate(CalibrationMetric(), make_samples(head_labels,
                                                       probs=probs))
     assert out == pytest.approx(ref, rel=1e-5, abs=1e-6)
     # ensemble_logits if present, else log(pred_score); stored per sample,
     # on the CPU.
-    sample = make_samples([0], head_logits[1:2])[0].to_dict()
+    sample = make_samples([0], member_logits[1:2])[0].to_dict()
     metric = CalibrationMetric()
     metric.process(None, [sample])
     metric.process(None, [dict(sample, ensemble_logits=torch.ones(3))])
@@ -102,8 +102,8 @@ def test_perfect_and_over_confident(make_samples):
     assert out['calibration/nll'] == pytest.approx(1.263386, abs=1e-5)
 
 
-def test_small_set_skips_calibrated_keys(head_logits, make_samples):
-    probs = head_logits.mean(1).softmax(1)
+def test_small_set_skips_calibrated_keys(member_logits, make_samples):
+    probs = member_logits.mean(1).softmax(1)
     with mock.patch('mmmixmo.evaluation.metrics.calibration_metric.print_log'
                     ) as log:
         out = _evaluate(
@@ -163,8 +163,8 @@ def _calibrated(samples, temperature):
     return samples
 
 
-def test_calibrated_model(head_logits, head_labels, make_samples):
-    samples = _calibrated(make_samples(head_labels, head_logits), 2.0)
+def test_calibrated_model(member_logits, head_labels, make_samples):
+    samples = _calibrated(make_samples(head_labels, member_logits), 2.0)
     with mock.patch('mmmixmo.evaluation.metrics.calibration_metric.print_log'
                     ) as log:
         out = _evaluate(CalibrationMetric(), samples)
@@ -188,13 +188,13 @@ def test_calibrated_model(head_logits, head_labels, make_samples):
     assert out['calibration/temperature'] == 2.0
 
 
-def test_temperatures_must_agree(head_logits, head_labels, make_samples):
-    samples = _calibrated(make_samples(head_labels, head_logits), 2.0)
+def test_temperatures_must_agree(member_logits, head_labels, make_samples):
+    samples = _calibrated(make_samples(head_labels, member_logits), 2.0)
     samples[3].set_field(1.5, 'temperature', field_type='metainfo')
     with pytest.raises(ValueError, match=r'different `temperature`s '
                        r'\[1.5, 2.0\]'):
         _evaluate(CalibrationMetric(), samples)
-    samples = make_samples(head_labels, head_logits)
+    samples = make_samples(head_labels, member_logits)
     samples[0].set_field(2.0, 'temperature', field_type='metainfo')
     with pytest.raises(ValueError, match=r'\[2.0, None\]'):
         _evaluate(CalibrationMetric(), samples)
@@ -218,8 +218,8 @@ def test_bad_arguments_name_the_key(key, value):
         CalibrationMetric(**{key: value})
 
 
-def test_user_mistakes(head_logits, make_samples):
-    sample = make_samples([0], head_logits[:1])[0].to_dict()
+def test_user_mistakes(member_logits, make_samples):
+    sample = make_samples([0], member_logits[:1])[0].to_dict()
     with pytest.raises(ValueError, match='single-label'):
         CalibrationMetric().process(
             None, [dict(sample, gt_label=torch.tensor([0, 1]))])
@@ -230,15 +230,15 @@ def test_user_mistakes(head_logits, make_samples):
 
 @pytest.mark.parametrize('value', [math.nan, math.inf, -math.inf])
 @pytest.mark.parametrize('field', ['ensemble_logits', 'pred_score'])
-def test_non_finite_input_raises(head_logits, head_labels, make_samples,
+def test_non_finite_input_raises(member_logits, head_labels, make_samples,
                                  spoil, non_finite_error, field, value):
     # the field read: ensemble_logits if present, else pred_score (whose
     # -inf, after the clamp of ensemble_logits_from_probs, would be finite)
     if field == 'ensemble_logits':
-        samples = make_samples(head_labels, head_logits)
+        samples = make_samples(head_labels, member_logits)
     else:
         samples = make_samples(
-            head_labels, probs=head_logits.mean(1).softmax(1))
+            head_labels, probs=member_logits.mean(1).softmax(1))
     spoil(samples, [1, 4], field, value)
     metric = CalibrationMetric()
     evaluator = Evaluator([metric])
@@ -253,10 +253,10 @@ def test_non_finite_input_raises(head_logits, head_labels, make_samples,
                                                 field)
 
 
-def test_fields_not_read_and_zeros_pass(head_logits, head_labels,
+def test_fields_not_read_and_zeros_pass(member_logits, head_labels,
                                         make_samples, spoil):
     # a NaN pred_score is not read when ensemble_logits is there
-    samples = make_samples(head_labels, head_logits)
+    samples = make_samples(head_labels, member_logits)
     ref = _evaluate(CalibrationMetric(), samples)
     spoil(samples, [0, 1], 'pred_score', math.nan)
     assert _evaluate(CalibrationMetric(), samples) == ref

@@ -34,11 +34,11 @@ def _sample(label: int,
             corruption=None,
             severity=None) -> DataSample:
     target = label if right else (label + 1) % K
-    head_logits = torch.zeros(2, K)
-    head_logits[:, target] = 2.0
+    member_logits = torch.zeros(2, K)
+    member_logits[:, target] = 2.0
     sample = DataSample().set_gt_label(label).set_pred_score(
-        head_logits.mean(0).softmax(0))
-    sample.set_field(head_logits, 'head_logits')
+        member_logits.mean(0).softmax(0))
+    sample.set_field(member_logits, 'member_logits')
     if corruption is not None:
         sample.set_metainfo(dict(corruption=corruption))
     if severity is not None:
@@ -243,7 +243,7 @@ def test_bad_wrapped_metrics():
 
 @pytest.mark.parametrize('field, metric', [
     ('pred_score', 'CalibrationMetric'),
-    ('head_logits', 'EnsembleDiversityMetric'),
+    ('member_logits', 'EnsembleDiversityMetric'),
 ])
 def test_non_finite_input_counted_over_all_groups(spoil, non_finite_error,
                                                   field, metric):

@@ -18,10 +18,10 @@ def _evaluate(metric, samples):
     return metric.evaluate(len(samples))
 
 
-def test_in_evaluator_by_hand(head_logits, head_labels, make_samples):
+def test_in_evaluator_by_hand(member_logits, head_labels, make_samples):
     evaluator = Evaluator(
         [METRICS.build(dict(type='EnsembleDiversityMetric'))])
-    samples = make_samples(head_labels, head_logits)
+    samples = make_samples(head_labels, member_logits)
     evaluator.process(samples[:3])
     evaluator.process(samples[3:])
     out = evaluator.evaluate(6)
@@ -37,10 +37,10 @@ def test_in_evaluator_by_hand(head_logits, head_labels, make_samples):
     }
 
 
-def test_ensemble_prediction_source(head_logits, head_labels, make_samples):
+def test_ensemble_prediction_source(member_logits, head_labels, make_samples):
     # pred_score wins over the mean head logits: every ensemble prediction
     # wrong -> gain = 0 - 50.
-    samples = make_samples(head_labels, head_logits)
+    samples = make_samples(head_labels, member_logits)
     for sample, label in zip(samples, head_labels):
         score = torch.full((3, ), 0.1)
         score[(label + 1) % 3] = 0.8
@@ -48,7 +48,7 @@ def test_ensemble_prediction_source(head_logits, head_labels, make_samples):
     out = _evaluate(EnsembleDiversityMetric(), samples)
     assert out['diversity/ensemble_gain'] == pytest.approx(-50.0)
     # Without pred_score, pred_label: all right -> gain = 100 - 50.
-    samples = [s.to_dict() for s in make_samples(head_labels, head_logits)]
+    samples = [s.to_dict() for s in make_samples(head_labels, member_logits)]
     for sample, label in zip(samples, head_labels):
         sample['pred_label'] = torch.tensor([label])
         del sample['pred_score']
@@ -59,10 +59,10 @@ def test_ensemble_prediction_source(head_logits, head_labels, make_samples):
 def test_three_heads_keys(make_samples):
     # head preds per sample (labels all 0): [1,1,1], [1,0,1], [0,1,1], [0,0,0]
     preds = torch.tensor([[1, 1, 1], [1, 0, 1], [0, 1, 1], [0, 0, 0]])
-    head_logits = torch.zeros(4, 3, 3).scatter_(2, preds[..., None], 1.0)
+    member_logits = torch.zeros(4, 3, 3).scatter_(2, preds[..., None], 1.0)
     out = _evaluate(
         EnsembleDiversityMetric(prefix='div'),
-        make_samples([0, 0, 0, 0], head_logits))
+        make_samples([0, 0, 0, 0], member_logits))
     assert list(out) == [
         'div/head0_top1', 'div/head1_top1', 'div/head2_top1',
         'div/ensemble_gain', 'div/ratio_errors', 'div/disagreement'
@@ -73,36 +73,36 @@ def test_three_heads_keys(make_samples):
     assert out['div/disagreement'] == pytest.approx(1 / 3)
 
 
-def test_single_output_model_has_no_keys(head_logits, head_labels,
+def test_single_output_model_has_no_keys(member_logits, head_labels,
                                          make_samples):
-    # Any mmpretrain classifier: no head_logits -> no keys (not NaN).
-    probs = head_logits.mean(1).softmax(1)
+    # Any mmpretrain classifier: no member_logits -> no keys (not NaN).
+    probs = member_logits.mean(1).softmax(1)
     evaluator = Evaluator([EnsembleDiversityMetric()])
     evaluator.process(make_samples(head_labels, probs=probs))
     assert evaluator.evaluate(6) == {}
-    # head_logits with M = 1 -> no keys either.
-    evaluator.process(make_samples(head_labels, head_logits[:, :1]))
+    # member_logits with M = 1 -> no keys either.
+    evaluator.process(make_samples(head_labels, member_logits[:, :1]))
     assert evaluator.evaluate(6) == {}
 
 
 def test_ratio_errors_absent_when_undefined(make_samples):
     # Heads never wrong together: N00 = 0 -> key absent, warning logged.
-    head_logits = torch.tensor([[[1., 0.], [0., 1.]], [[0., 1.], [1., 0.]],
+    member_logits = torch.tensor([[[1., 0.], [0., 1.]], [[0., 1.], [1., 0.]],
                                 [[1., 0.], [1., 0.]]])
     with mock.patch(
             'mmmixmo.evaluation.metrics.ensemble_diversity_metric.print_log'
     ) as log:
         out = _evaluate(EnsembleDiversityMetric(),
-                        make_samples([0, 0, 0], head_logits))
+                        make_samples([0, 0, 0], member_logits))
     assert 'diversity/ratio_errors' not in out
     assert out['diversity/disagreement'] == pytest.approx(2 / 3)
     assert log.call_args.kwargs['level'] == logging.WARNING
 
 
-def test_results_are_per_sample_cpu(head_logits, head_labels, make_samples):
+def test_results_are_per_sample_cpu(member_logits, head_labels, make_samples):
     metric = EnsembleDiversityMetric()
     metric.process(None, [
-        s.to_dict() for s in make_samples(head_labels, head_logits)])
+        s.to_dict() for s in make_samples(head_labels, member_logits)])
     assert len(metric.results) == 6
     assert metric.results[1]['head_preds'].tolist() == [1, 2]
     assert metric.results[1]['pred_label'].tolist() == [1]
@@ -110,10 +110,10 @@ def test_results_are_per_sample_cpu(head_logits, head_labels, make_samples):
     assert all(r['head_preds'].device.type == 'cpu' for r in metric.results)
 
 
-def test_user_mistakes(head_logits, make_samples):
-    samples = make_samples([0, 1], head_logits[:2])
+def test_user_mistakes(member_logits, make_samples):
+    samples = make_samples([0, 1], member_logits[:2])
     samples += make_samples([0], probs=torch.tensor([[0.5, 0.3, 0.2]]))
-    with pytest.raises(ValueError, match='head_logits.* 2 of 3'):
+    with pytest.raises(ValueError, match='member_logits.* 2 of 3'):
         _evaluate(EnsembleDiversityMetric(), samples)
     sample = samples[0].to_dict()
     with pytest.raises(ValueError, match='single-label'):
@@ -125,10 +125,10 @@ def test_user_mistakes(head_logits, make_samples):
 
 
 @pytest.mark.parametrize('value', [math.nan, math.inf, -math.inf])
-@pytest.mark.parametrize('field', ['pred_score', 'head_logits'])
-def test_non_finite_input_raises(head_logits, head_labels, make_samples,
+@pytest.mark.parametrize('field', ['pred_score', 'member_logits'])
+def test_non_finite_input_raises(member_logits, head_labels, make_samples,
                                  spoil, non_finite_error, field, value):
-    samples = make_samples(head_labels, head_logits)
+    samples = make_samples(head_labels, member_logits)
     spoil(samples, [1, 3, 5], field, value)
     evaluator = Evaluator([EnsembleDiversityMetric()])
     evaluator.process(samples[:2])
@@ -139,10 +139,10 @@ def test_non_finite_input_raises(head_logits, head_labels, make_samples,
                                                 6, field)
 
 
-def test_non_finite_pred_label_raises(head_logits, head_labels,
+def test_non_finite_pred_label_raises(member_logits, head_labels,
                                       make_samples, non_finite_error):
     # read when there is no pred_score
-    samples = [s.to_dict() for s in make_samples(head_labels, head_logits)]
+    samples = [s.to_dict() for s in make_samples(head_labels, member_logits)]
     for sample, label in zip(samples, head_labels):
         sample['pred_label'] = torch.tensor([float(label)])
         del sample['pred_score']

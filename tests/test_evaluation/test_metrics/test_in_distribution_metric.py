@@ -16,10 +16,10 @@ from mmmixmo.evaluation.metrics import (CalibrationMetric,
 OOD_AT = (1, 4, 5, 9)
 
 
-def _mixed(make_samples, head_logits, head_labels, with_ood=True):
+def _mixed(make_samples, member_logits, head_labels, with_ood=True):
     """The conftest samples with 4 OOD ones (label -1, random logits)
     inserted at ``OOD_AT``, as an OODDataset marks them."""
-    samples = make_samples(head_labels, head_logits)
+    samples = make_samples(head_labels, member_logits)
     for sample in samples:
         sample.set_metainfo(dict(is_ood=False))
     gen = torch.Generator().manual_seed(0)
@@ -37,9 +37,9 @@ def _run(metrics, samples, batch_size=4):
     return evaluator.evaluate(len(samples))
 
 
-def test_equals_wrapped_metrics_on_the_id_part(make_samples, head_logits,
+def test_equals_wrapped_metrics_on_the_id_part(make_samples, member_logits,
                                                head_labels):
-    samples = _mixed(make_samples, head_logits, head_labels)
+    samples = _mixed(make_samples, member_logits, head_labels)
     assert len(samples) == 10
     out = _run([
         InDistributionMetric(dict(type='Accuracy', topk=(1, 2))),
@@ -58,7 +58,7 @@ def test_equals_wrapped_metrics_on_the_id_part(make_samples, head_logits,
     assert _run([Accuracy()], samples)['accuracy/top1'] == pytest.approx(40.)
 
 
-def test_built_from_the_evaluator_config(make_samples, head_logits,
+def test_built_from_the_evaluator_config(make_samples, member_logits,
                                          head_labels):
     # As the Runner builds `test_evaluator` (default scope mmpretrain).
     DefaultScope.get_instance('test_in_distribution', scope_name='mmpretrain')
@@ -78,7 +78,7 @@ def test_built_from_the_evaluator_config(make_samples, head_logits,
     assert (selective.prefix, selective.collect_dir) == ('sel', '/tmp/x')
     evaluator.dataset_meta = dict(classes=('a', 'b', 'c'))
     assert accuracy.metric.dataset_meta == dict(classes=('a', 'b', 'c'))
-    samples = _mixed(make_samples, head_logits, head_labels)
+    samples = _mixed(make_samples, member_logits, head_labels)
     evaluator.process(samples[:5])
     evaluator.process(samples[5:])
     out = evaluator.evaluate(10)
@@ -86,7 +86,7 @@ def test_built_from_the_evaluator_config(make_samples, head_logits,
     # acc@80 keeps the 5 most confident of the 6 in-distribution samples,
     # 4 right (the least confident one is wrong)
     assert out['sel/acc@80'] == pytest.approx(80.0)
-    # 6 scores (head_logits: the members' and the logit ones) x 4 keys
+    # 6 scores (member_logits: the members' and the logit ones) x 4 keys
     assert len([key for key in out if key.startswith('ood/')]) == 24
 
 
@@ -116,11 +116,11 @@ def _two_ranks(cfg, samples):
     dict(type='OODMetric'),
     dict(type='SelectivePredictionMetric', coverages=(0.5, 0.9)),
 ])
-def test_two_ranks_equal_one_pass(make_samples, head_logits, head_labels,
+def test_two_ranks_equal_one_pass(make_samples, member_logits, head_labels,
                                   cfg):
     # 9 samples: rank 1 is padded with sample 0, in-distribution and right
     # (counted twice, the accuracy would be 5 / 7)
-    samples = _mixed(make_samples, head_logits, head_labels)[:9]
+    samples = _mixed(make_samples, member_logits, head_labels)[:9]
     one_pass = METRICS.build(cfg)
     one_pass.process(None, [s.to_dict() for s in samples])
     ref = one_pass.evaluate(len(samples))
@@ -130,16 +130,16 @@ def test_two_ranks_equal_one_pass(make_samples, head_logits, head_labels,
         assert ref['accuracy/top1'] == pytest.approx(400 / 6)
 
 
-def test_samples_without_is_ood_are_in_distribution(make_samples, head_logits,
+def test_samples_without_is_ood_are_in_distribution(make_samples, member_logits,
                                                     head_labels):
-    samples = make_samples(head_labels, head_logits)
+    samples = make_samples(head_labels, member_logits)
     assert _run([InDistributionMetric(dict(type='CalibrationMetric'))],
                 samples) == _run([CalibrationMetric()], samples)
 
 
-def test_results_keep_one_entry_per_sample(make_samples, head_logits,
+def test_results_keep_one_entry_per_sample(make_samples, member_logits,
                                            head_labels):
-    samples = _mixed(make_samples, head_logits, head_labels)
+    samples = _mixed(make_samples, member_logits, head_labels)
     metric = InDistributionMetric(dict(type='Accuracy'))
     metric.process(None, [s.to_dict() for s in samples[4:6]])  # all OOD
     metric.process(None, [s.to_dict() for s in samples[:4]])
@@ -162,8 +162,8 @@ class _PerBatchMetric(BaseMetric):
         return dict(count=sum(results))
 
 
-def test_bad_wrapped_metrics(make_samples, head_logits, head_labels):
-    samples = _mixed(make_samples, head_logits, head_labels)
+def test_bad_wrapped_metrics(make_samples, member_logits, head_labels):
+    samples = _mixed(make_samples, member_logits, head_labels)
     with pytest.raises(ValueError, match='stored 1 results for 3 samples'):
         InDistributionMetric(_PerBatchMetric()).process(
             None, [s.to_dict() for s in samples[:4]])
@@ -171,10 +171,10 @@ def test_bad_wrapped_metrics(make_samples, head_logits, head_labels):
         InDistributionMetric('Accuracy')
 
 
-def test_non_finite_input_of_the_wrapped_metric(make_samples, head_logits,
+def test_non_finite_input_of_the_wrapped_metric(make_samples, member_logits,
                                                 head_labels, spoil,
                                                 non_finite_error):
-    samples = _mixed(make_samples, head_logits, head_labels)
+    samples = _mixed(make_samples, member_logits, head_labels)
     ref = _run([InDistributionMetric(dict(type='CalibrationMetric'))],
                samples)
     # an OOD sample's ensemble_logits are not read
@@ -191,11 +191,11 @@ def test_non_finite_input_of_the_wrapped_metric(make_samples, head_logits,
                                                 'ensemble_logits')
 
 
-def test_two_ranks_count_all_non_finite_samples(make_samples, head_logits,
+def test_two_ranks_count_all_non_finite_samples(make_samples, member_logits,
                                                 head_labels, spoil,
                                                 non_finite_error):
     # samples 2 (rank 0) and 3 (rank 1), both in-distribution
-    samples = _mixed(make_samples, head_logits, head_labels)[:9]
+    samples = _mixed(make_samples, member_logits, head_labels)[:9]
     spoil(samples, [2, 3], 'pred_score', -math.inf)
     with pytest.raises(ValueError) as error:
         _two_ranks(
@@ -209,9 +209,9 @@ def test_two_ranks_count_all_non_finite_samples(make_samples, head_logits,
                                                 'pred_score')
 
 
-def test_no_in_distribution_sample(make_samples, head_logits, head_labels):
+def test_no_in_distribution_sample(make_samples, member_logits, head_labels):
     samples = [
-        s for s in _mixed(make_samples, head_logits, head_labels) if s.is_ood
+        s for s in _mixed(make_samples, member_logits, head_labels) if s.is_ood
     ]
     with pytest.raises(ValueError) as error:
         _run([InDistributionMetric(dict(type='CalibrationMetric'))],

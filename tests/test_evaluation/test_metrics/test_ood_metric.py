@@ -20,10 +20,10 @@ U_IN = [i / 100 for i in range(1, 20)] + [0.8]
 U_OOD = [0.15, 0.5, 0.6, 0.85]
 
 
-def _samples(make_samples, is_ood, head_logits=None, probs=None):
+def _samples(make_samples, is_ood, member_logits=None, probs=None):
     """Samples as an OODDataset gives them: ``is_ood``, OOD labels -1."""
     labels = [-1 if ood else 0 for ood in is_ood]
-    samples = make_samples(labels, head_logits, probs)
+    samples = make_samples(labels, member_logits, probs)
     for sample, ood in zip(samples, is_ood):
         sample.set_metainfo(dict(is_ood=bool(ood)))
     return samples
@@ -96,16 +96,16 @@ def test_multi_head_model_against_independent_scores(make_samples):
     gen = torch.Generator().manual_seed(0)
     # 3 heads, 4 classes, correlated; the 15 OOD samples have flatter
     # logits
-    head_logits = torch.randn(45, 1, 4, generator=gen) * 2 + torch.randn(
+    member_logits = torch.randn(45, 1, 4, generator=gen) * 2 + torch.randn(
         45, 3, 4, generator=gen)
-    head_logits[:30] *= 3
+    member_logits[:30] *= 3
     is_ood = torch.arange(45) >= 30
     out = _evaluate(OODMetric(),
-                    _samples(make_samples, is_ood, head_logits))
+                    _samples(make_samples, is_ood, member_logits))
     assert len(out) == 24
-    logits = head_logits.double().mean(1)
+    logits = member_logits.double().mean(1)
     probs = logits.softmax(1)
-    members = head_logits.double().softmax(2)
+    members = member_logits.double().softmax(2)
 
     def entropy(p):
         return -(p * p.log()).sum(-1)
@@ -131,13 +131,13 @@ def test_multi_head_model_against_independent_scores(make_samples):
 
 
 def test_ensemble_and_single_head(make_samples):
-    # An EnsembleClassifier's head_logits are its members' logits (N, K);
+    # An EnsembleClassifier's member_logits are its members' logits (N, K);
     # with a single head (M = 1) only the vanilla scores exist.
     is_ood = torch.tensor([False, True, False, True])
-    head_logits = torch.tensor([[[3., 0.], [2., 0.]], [[1., 0.], [0., 1.]],
+    member_logits = torch.tensor([[[3., 0.], [2., 0.]], [[1., 0.], [0., 1.]],
                                 [[0., 2.], [0., 3.]], [[0., 1.], [1., 0.]]])
     out = _evaluate(OODMetric(scores=('disagreement', 'max_prob')),
-                    _samples(make_samples, is_ood, head_logits))
+                    _samples(make_samples, is_ood, member_logits))
     assert list(out) == [f'ood/{name}/{key}'
                          for name in ('disagreement', 'max_prob')
                          for key in KEYS]
@@ -145,7 +145,7 @@ def test_ensemble_and_single_head(make_samples):
     assert out['ood/disagreement/auroc'] == 1.0
     assert out['ood/disagreement/fpr95'] == 0.0
     out = _evaluate(OODMetric(),
-                    _samples(make_samples, is_ood, head_logits[:, :1]))
+                    _samples(make_samples, is_ood, member_logits[:, :1]))
     assert list(out) == [f'ood/{name}/{key}'
                          for name in ('max_prob', 'entropy', 'energy',
                                       'max_logit')
@@ -178,33 +178,33 @@ def test_bad_scores(scores):
         OODMetric(scores=scores)
 
 
-def test_user_mistakes(make_samples, head_logits):
+def test_user_mistakes(make_samples, member_logits):
     probs = _hand_probs(U_OOD)
     samples = make_samples([0] * 4, probs=probs)
     with pytest.raises(KeyError, match='`is_ood`.*OODDataset'):
         _evaluate(OODMetric(), samples)
     samples = _samples(make_samples, [False, True] * 2, probs=probs)
     with pytest.raises(ValueError,
-                       match=r"\['mutual_information'\] need `head_logits`"):
+                       match=r"\['mutual_information'\] need `member_logits`"):
         _evaluate(OODMetric(scores=['entropy', 'mutual_information']),
                   samples)
     with pytest.raises(ValueError) as error:
         _evaluate(OODMetric(scores=['max_logit', 'disagreement', 'energy']),
                   samples)
     assert str(error.value) == (
-        "OODMetric: scores ['disagreement'] need `head_logits` (M, K) with "
+        "OODMetric: scores ['disagreement'] need `member_logits` (M, K) with "
         "M >= 2 (a multi-head model or an ensemble); scores ['max_logit', "
-        "'energy'] need logits: `ensemble_logits` or `head_logits`, written "
+        "'energy'] need logits: `ensemble_logits` or `member_logits`, written "
         "by MixMo models, deep ensembles and mmmixmo's single-network "
         'classifier; the samples have none')
     logits = samples[1].pred_score.log()
     samples[1].set_field(logits, 'ensemble_logits')
-    with pytest.raises(ValueError, match='`head_logits` or `ensemble_logits`'
+    with pytest.raises(ValueError, match='`member_logits` or `ensemble_logits`'
                        ' is on 1 of 4 samples'):
         _evaluate(OODMetric(), samples)
     samples[1] = _samples(make_samples, [True], probs=probs[1:2])[0]
-    mixed = samples[:2] + _samples(make_samples, [True], head_logits[:1])
-    with pytest.raises(ValueError, match='`head_logits`.* 1 of 3'):
+    mixed = samples[:2] + _samples(make_samples, [True], member_logits[:1])
+    with pytest.raises(ValueError, match='`member_logits`.* 1 of 3'):
         _evaluate(OODMetric(), mixed)
     # across batches: checked on the gathered results
     metric = OODMetric()
@@ -220,17 +220,17 @@ def test_user_mistakes(make_samples, head_logits):
 
 def _random_heads(num=12):
     """``num`` samples, the second half OOD, with 3 heads of 4 classes."""
-    head_logits = torch.randn(
+    member_logits = torch.randn(
         num, 3, 4, generator=torch.Generator().manual_seed(0))
-    return torch.arange(num) >= num // 2, head_logits
+    return torch.arange(num) >= num // 2, member_logits
 
 
 @pytest.mark.parametrize('value', [math.nan, math.inf, -math.inf])
-@pytest.mark.parametrize('field', ['pred_score', 'head_logits'])
+@pytest.mark.parametrize('field', ['pred_score', 'member_logits'])
 def test_non_finite_input_raises(make_samples, spoil, non_finite_error,
                                  field, value):
-    is_ood, head_logits = _random_heads()
-    samples = _samples(make_samples, is_ood, head_logits)
+    is_ood, member_logits = _random_heads()
+    samples = _samples(make_samples, is_ood, member_logits)
     spoil(samples, [2, 9], field, value)
     evaluator = Evaluator([OODMetric()])
     for start in range(0, 12, 5):
@@ -242,14 +242,14 @@ def test_non_finite_input_raises(make_samples, spoil, non_finite_error,
 
 def test_non_finite_in_both_fields(make_samples, spoil):
     # also with only max_prob asked for: every field read is checked
-    is_ood, head_logits = _random_heads()
-    samples = _samples(make_samples, is_ood, head_logits)
+    is_ood, member_logits = _random_heads()
+    samples = _samples(make_samples, is_ood, member_logits)
     spoil(samples, [0, 7, 11], 'pred_score', math.nan)
-    spoil(samples, [7], 'head_logits', math.inf)
+    spoil(samples, [7], 'member_logits', math.inf)
     with pytest.raises(ValueError) as error:
         _evaluate(OODMetric(scores='max_prob'), samples)
     assert str(error.value) == (
-        'OODMetric: NaN or inf in `head_logits` of 1 of 12 samples, '
+        'OODMetric: NaN or inf in `member_logits` of 1 of 12 samples, '
         '`pred_score` of 3 of 12 samples; no metric is computed from them: '
         'check the model/checkpoint (a diverged training?)')
 
@@ -302,7 +302,7 @@ def test_energy_of_mixmo_and_ensembles(make_samples):
     samples = _samples(make_samples, SINGLE_OOD, heads)
     for sample in samples:
         sample.set_field(2.0, 'temperature', field_type='metainfo')
-        sample.set_field(sample.head_logits.softmax(1).mean(0).log(),
+        sample.set_field(sample.member_logits.softmax(1).mean(0).log(),
                          'ensemble_logits')
     metric = OODMetric(scores=('energy', 'max_logit'))
     scores = _process(metric, samples)
@@ -332,7 +332,7 @@ def test_non_finite_logits_or_temperature(make_samples, non_finite_error,
     with pytest.raises(ValueError) as error:
         _evaluate(OODMetric(scores='max_prob'), samples)
     assert str(error.value) == non_finite_error('OODMetric', 1, 4, field)
-    # a NaN ensemble_logits is not read when head_logits is there
+    # a NaN ensemble_logits is not read when member_logits is there
     samples = _samples(make_samples, SINGLE_OOD,
                        SINGLE_LOGITS[:, None].expand(4, 2, 2))
     samples[0].set_field(torch.full((2, ), math.nan), 'ensemble_logits')

@@ -93,7 +93,7 @@ def test_probs_rule_is_the_mean_of_member_softmaxes(members, inputs):
     torch.testing.assert_close(scores, expected, atol=1e-6, rtol=0)
     assert [int(p.pred_label) for p in preds] == expected.argmax(1).tolist()
     torch.testing.assert_close(
-        torch.stack([p.head_logits for p in preds]), logits)
+        torch.stack([p.member_logits for p in preds]), logits)
     # log(mean p), not the mean of the logits; its softmax is the prediction
     ensemble_logits = torch.stack([p.ensemble_logits for p in preds])
     torch.testing.assert_close(
@@ -138,10 +138,10 @@ def test_multi_head_member_contributes_its_own_ensemble(
     mixmo_preds = mixmo(inputs, mode='predict')
     vanilla_scores = member_scores([members[0]], inputs)[0]
     for b, pred in enumerate(preds):
-        heads = mixmo_preds[b].head_logits
+        heads = mixmo_preds[b].member_logits
         expected = heads.mean(0) if average == 'logits' else \
             heads.softmax(1).mean(0).log()
-        torch.testing.assert_close(pred.head_logits[1], expected)
+        torch.testing.assert_close(pred.member_logits[1], expected)
         # MixMo's own prediction is the softmax of that
         torch.testing.assert_close(
             pred.pred_score,
@@ -245,7 +245,7 @@ def test_evaluators_score_the_ensemble_prediction(members, inputs):
     nll = -ensemble[torch.arange(6), target].log().mean().item()
     assert metrics['calibration/nll'] == pytest.approx(nll, rel=1e-6)
     # Not the NLL of softmax(mean logits): the rule of the prediction counts.
-    logits_rule = torch.stack([p.head_logits.mean(0) for p in preds])
+    logits_rule = torch.stack([p.member_logits.mean(0) for p in preds])
     other = F.cross_entropy(logits_rule.double(), target).item()
     assert abs(other - nll) > 1e-3
     for i in range(2):

@@ -118,7 +118,7 @@ def test_folded_network_predicts_the_mixmo_ensemble(num_members, backbone,
         logits = folded(model.data_preprocessor(dict(inputs=raw))['inputs'],
                         mode='tensor')
     want = torch.stack([s.pred_score for s in samples])
-    heads = torch.stack([s.head_logits for s in samples])
+    heads = torch.stack([s.member_logits for s in samples])
     assert want.max(1).values.min() > 0.15  # not a uniform prediction
     assert (heads[:, 0] - heads[:, 1]).abs().max() > 0.5  # heads disagree
     assert (got - want).abs().max() <= 1e-5
@@ -224,11 +224,11 @@ def test_keep_heads_predicts_like_the_mixmo_model(num_members, average):
         got = folded.test_step(dict(inputs=raw))
         logits = folded(folded.data_preprocessor(dict(inputs=raw))['inputs'],
                         mode='tensor')
-    heads = torch.stack([s.head_logits for s in want])
+    heads = torch.stack([s.member_logits for s in want])
     assert logits.shape == (6, num_members, 10)
     assert (heads[:, 0] - heads[:, 1]).abs().max() > 0.5  # heads disagree
     assert (logits - heads).abs().max() <= 1e-6
-    for key in ('head_logits', 'pred_score', 'ensemble_logits'):
+    for key in ('member_logits', 'pred_score', 'ensemble_logits'):
         diff = torch.stack([s.get(key) - w.get(key)
                             for s, w in zip(got, want)]).abs().max()
         assert diff <= 1e-6, key

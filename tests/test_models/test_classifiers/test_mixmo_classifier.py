@@ -143,7 +143,7 @@ def test_three_modes():
     assert logits.shape == (4, 2, 10)
     preds = model(**data, mode='predict')
     assert preds[0].pred_score.shape == (10, )
-    assert preds[0].head_logits.shape == (2, 10)
+    assert preds[0].member_logits.shape == (2, 10)
 
 
 class _Stem(nn.Module):

@@ -73,6 +73,6 @@ def test_every_classifier_applies_its_calibration():
         assert all(s.temperature == 1.5 for s in samples)
         if name != 'vanilla':  # the members are not rescaled
             assert torch.equal(
-                torch.stack([s.head_logits for s in samples]),
-                torch.stack([s.head_logits for s in
+                torch.stack([s.member_logits for s in samples]),
+                torch.stack([s.member_logits for s in
                              raw_model.test_step(dict(inputs=images))]))

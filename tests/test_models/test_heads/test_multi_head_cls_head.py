@@ -77,7 +77,7 @@ def test_predict_is_softmax_of_mean_logits():
     for b, sample in enumerate(head.predict((feats, ))):
         torch.testing.assert_close(sample.pred_score, expected[b])
         assert sample.pred_label.item() == expected[b].argmax().item()
-        torch.testing.assert_close(sample.head_logits, logits[b])
+        torch.testing.assert_close(sample.member_logits, logits[b])
         torch.testing.assert_close(sample.ensemble_logits,
                                    logits[b].double().mean(0))
 
@@ -90,7 +90,7 @@ def test_probs_average_predicts_the_mean_of_head_probabilities():
     for b, sample in enumerate(head.predict((feats, ))):
         torch.testing.assert_close(sample.pred_score, expected[b].float())
         torch.testing.assert_close(sample.ensemble_logits, expected[b].log())
-        torch.testing.assert_close(sample.head_logits, logits[b])
+        torch.testing.assert_close(sample.member_logits, logits[b])
 
 
 def test_average_error_names_the_key():

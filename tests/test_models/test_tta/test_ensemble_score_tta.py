@@ -13,11 +13,11 @@ class _Classifier(BaseModel):
         return inputs
 
 
-def _view(head_logits):
-    head_logits = torch.tensor(head_logits)
+def _view(member_logits):
+    member_logits = torch.tensor(member_logits)
     sample = DataSample().set_gt_label(0)
-    sample.set_pred_score(head_logits.mean(0).softmax(-1))
-    sample.set_field(head_logits, 'head_logits')
+    sample.set_pred_score(member_logits.mean(0).softmax(-1))
+    sample.set_field(member_logits, 'member_logits')
     return sample
 
 
@@ -30,9 +30,9 @@ def test_merges_scores_and_heads_of_the_views():
     assert torch.allclose(merged.pred_score, score)
     assert merged.pred_label.item() == score.argmax().item() == 2
     assert torch.allclose(merged.ensemble_logits.softmax(-1), score)
-    heads = (views[0].head_logits.softmax(-1) +
-             views[1].head_logits.softmax(-1)) / 2
-    assert torch.allclose(merged.head_logits.softmax(-1), heads, atol=1e-6)
+    heads = (views[0].member_logits.softmax(-1) +
+             views[1].member_logits.softmax(-1)) / 2
+    assert torch.allclose(merged.member_logits.softmax(-1), heads, atol=1e-6)
     assert merged.gt_label.item() == 0
 
 
@@ -45,7 +45,7 @@ def test_single_head_models_get_ensemble_logits_only():
     assert torch.allclose(merged.pred_score, torch.tensor([0.6, 0.25, 0.15]))
     assert torch.allclose(
         merged.ensemble_logits.softmax(-1), merged.pred_score, atol=1e-6)
-    assert 'head_logits' not in merged
+    assert 'member_logits' not in merged
 
 
 def test_refuses_conformal_sets():
