@@ -9,5 +9,8 @@ default_hooks = dict(
     # generators reseeded from (seed, epoch) before every epoch, the sampler
     # seed in the checkpoints, rank 0's BN statistics on every rank: a run
     # resumed from an epoch's checkpoint continues bit-identically
-    exact_resume=dict(type='ExactResumeHook'))
+    exact_resume=dict(type='ExactResumeHook'),
+    # the global batch (images, slots), the lr per slot, and a warning if the
+    # images per step are not auto_scale_lr.base_batch_size, unscaled
+    global_batch=dict(type='GlobalBatchHook'))
 randomness = dict(diff_rank_seed=True)
