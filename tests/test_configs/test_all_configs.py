@@ -423,7 +423,8 @@ def test_config_trains_two_iterations(path, fake_data, tmp_path):
         # BATCH in-distribution and BATCH OOD images: the table of both
         metrics = runner.test()
         assert 'accuracy/top1' in metrics and 'selective/aurc' in metrics
-        scores = ['max_prob', 'entropy'] + (
+        # every OOD config's model gives logits: energy and max_logit
+        scores = ['max_prob', 'entropy', 'energy', 'max_logit'] + (
             ['mutual_information', 'disagreement'] if multi_head else [])
         assert sorted(k for k in metrics if k.startswith('ood/')) == sorted(
             f'ood/{score}/{key}' for score in scores
