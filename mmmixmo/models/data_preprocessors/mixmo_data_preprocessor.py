@@ -71,8 +71,14 @@ class MixMoDataPreprocessor(ClsDataPreprocessor):
         self.input_repetition_prob = input_repetition_prob
         self.pixel_mix = pixel_mix
 
+    @torch.compiler.disable
     def forward(self, data: dict, training: bool = False) -> dict:
         """Normalise the batch and, in training, build the member inputs.
+
+        Note: eager under ``torch.compile`` (``compile=True`` compiles
+        ``train_step``): the label check, the pairing and pixel-mix draws and
+        the per-slot ``DataSample`` are host-side Python; the compiled
+        network starts at the model's ``forward``.
 
         Args:
             data (dict): In training, ``inputs[i][r]`` is member i's r-th

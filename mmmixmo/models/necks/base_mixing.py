@@ -45,12 +45,18 @@ class BaseMixing(BaseModule):
         shape = (batch_size, self.num_members)
         if self.alpha is None:
             return torch.full(shape, 1 / self.num_members, device=device)
+        # Normalised Gamma draws, as torch's CPU Dirichlet kernel (the same
+        # numbers there), but traceable by torch.compile at a dynamic batch
+        # size, which aten._sample_dirichlet is not
         concentration = torch.full((self.num_members, ),
                                    self.alpha,
                                    dtype=torch.float32,
-                                   device=device)
-        return torch.distributions.Dirichlet(concentration).sample(
-            (batch_size, ))
+                                   device=device).double()
+        gamma = torch.distributions.Gamma(
+            concentration, torch.ones_like(concentration),
+            validate_args=False).sample((batch_size, ))
+        kappa = (gamma / gamma.sum(dim=1, keepdim=True)).float()
+        return kappa.clamp(torch.finfo(torch.float32).tiny, 1 - 2**-24)
 
     @abstractmethod
     def sample_masks(self, batch_size: int, height: int, width: int,

@@ -58,18 +58,21 @@ class BinaryMaskMixing(BaseMixing):
         # float32 masks whatever autocast region the block runs in
         with torch.autocast(device_type=device.type, enabled=False):
             kappa = self.sample_kappa(batch_size, device)
-            owner = int(torch.randint(self.num_members, (1, )))
-            owner_mask = self.owner_masks(kappa[:, owner], height, width).to(
+            # the owner stays a tensor (a one-hot over M): no Python branch
+            # on a draw, which would break a torch.compile graph
+            owner = torch.randint(self.num_members, (1, )).to(device)
+            is_owner = torch.arange(self.num_members, device=device) == owner
+            area = kappa.gather(1, owner.expand(batch_size, 1)).squeeze(1)
+            owner_mask = self.owner_masks(area, height, width).to(
                 device=device, dtype=torch.float32)
-            others = kappa.clone()
-            others[:, owner] = 0
+            others = kappa.masked_fill(is_owner, 0)
             total = others.sum(dim=1, keepdim=True)
             # kappa_A == 1 in float32: split the (empty) rest evenly
             even = torch.full_like(others, 1 / (self.num_members - 1))
-            even[:, owner] = 0
+            even = even.masked_fill(is_owner, 0)
             shares = torch.where(total > 0, others / total.clamp_min(1e-30),
                                  even)
             masks = (1 - owner_mask).unsqueeze(1) * shares.view(
                 batch_size, self.num_members, 1, 1)
-            masks[:, owner] = owner_mask
-            return masks
+            return torch.where(is_owner.view(1, -1, 1, 1),
+                               owner_mask.unsqueeze(1), masks)

@@ -30,15 +30,20 @@ class ConcatMixing(BinaryMaskMixing):
         self.orientation = orientation
 
     def owner_masks(self, area: Tensor, height: int, width: int) -> Tensor:
-        draws = torch.randint(2, (2, )).tolist()
-        axis = self.orientation
-        if axis == 'both':
-            axis = ('width', 'height')[draws[0]]
-        length = width if axis == 'width' else height
-        keep = torch.round(area.float().clamp(0, 1) * length).view(-1, 1)
-        position = torch.arange(length, device=area.device).view(1, -1)
-        if not draws[1]:  # the stripe ends at the last column / row
-            position = length - 1 - position
-        stripe = (position < keep).float()
-        shape = (-1, 1, width) if axis == 'width' else (-1, height, 1)
-        return stripe.view(shape).expand(area.shape[0], height, width)
+        # the draws stay tensors and both axes are built: no Python branch
+        # on a draw (one torch.compile graph)
+        axis_draw, border_draw = torch.randint(2, (2, )).to(area.device)
+        stripes = {}
+        for axis, length, shape in (('width', width, (-1, 1, width)),
+                                    ('height', height, (-1, height, 1))):
+            keep = torch.round(area.float().clamp(0, 1) * length).view(-1, 1)
+            position = torch.arange(length, device=area.device).view(1, -1)
+            # border draw 0: the stripe ends at the last column / row
+            position = torch.where(border_draw == 1, position,
+                                   length - 1 - position)
+            stripes[axis] = (position < keep).float().view(shape).expand(
+                area.shape[0], height, width)
+        if self.orientation != 'both':
+            return stripes[self.orientation]
+        return torch.where(axis_draw == 0, stripes['width'],
+                           stripes['height'])

@@ -39,8 +39,12 @@ class CutOrLinearMixing(BaseMixing):
         if not 0 <= prob <= 1:
             raise ValueError(
                 f'model.mixing.prob must be in [0, 1], got {prob}')
-        self.prob = prob
-        self.prob_factor = 1.0
+        # p = prob * prob_factor, float64 as the Python float it replaces;
+        # set in place, so a torch.compile graph reads it without recompiling
+        self.register_buffer(
+            'binary_prob', torch.tensor(prob, dtype=torch.float64),
+            persistent=False)
+        self._prob, self._prob_factor = float(prob), 1.0
         binary = {'alpha': alpha, 'num_members': num_members, **binary}
         if binary['num_members'] != num_members:
             raise ValueError('model.mixing.binary.num_members must equal '
@@ -53,9 +57,33 @@ class CutOrLinearMixing(BaseMixing):
                                    1)) from error
         self.linear = LinearMixing(num_members, alpha)
 
+    @property
+    def prob(self) -> float:
+        return self._prob
+
+    @prob.setter
+    def prob(self, value: float) -> None:
+        self._prob = float(value)
+        self.binary_prob.fill_(self._prob * self._prob_factor)
+
+    @property
+    def prob_factor(self) -> float:
+        return self._prob_factor
+
+    @prob_factor.setter
+    def prob_factor(self, value: float) -> None:
+        self._prob_factor = float(value)
+        self.binary_prob.fill_(self._prob * self._prob_factor)
+
     def sample_masks(self, batch_size: int, height: int, width: int,
                      device: torch.device) -> Tensor:
-        # drawn on the CPU: no device synchronisation
-        use_binary = float(torch.rand(())) < self.prob * self.prob_factor
-        block = self.binary if use_binary else self.linear
-        return block.sample_masks(batch_size, height, width, device)
+        """Draw both blocks' masks and keep one, chosen by a tensor draw.
+
+        Note: both blocks draw every batch, so that the choice is a
+        ``torch.where`` (one torch.compile graph, no Python branch on a
+        draw); the linear masks come broadcast to ``(B, M, h, w)``.
+        """
+        use_binary = torch.rand(()) < self.binary_prob  # float64 compare
+        binary = self.binary.sample_masks(batch_size, height, width, device)
+        linear = self.linear.sample_masks(batch_size, height, width, device)
+        return torch.where(use_binary.to(device), binary, linear)

@@ -103,6 +103,20 @@ def test_kappa_is_symmetric_dirichlet(num_members):
         kappa.var(0), torch.full((num_members, ), var), atol=2.5e-3, rtol=0)
 
 
+@pytest.mark.parametrize('alpha', [0.05, 0.5, 2.0])
+@pytest.mark.parametrize('num_members', [2, 4])
+def test_kappa_draws_are_torchs_dirichlet_on_cpu(num_members, alpha):
+    # normalised Gamma draws (traceable by torch.compile): the same numbers
+    block = MODELS.build(
+        dict(type='LinearMixing', num_members=num_members, alpha=alpha))
+    torch.manual_seed(1)
+    kappa = block.sample_kappa(5000, torch.device('cpu'))
+    torch.manual_seed(1)
+    expected = torch.distributions.Dirichlet(
+        torch.full((num_members, ), alpha)).sample((5000, ))
+    assert torch.equal(kappa, expected)
+
+
 @pytest.mark.parametrize('alpha', [0, -1, float('inf')])
 @pytest.mark.parametrize('name', BLOCKS)
 def test_alpha_error_names_the_key(name, alpha):
