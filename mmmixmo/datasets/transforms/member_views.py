@@ -3,8 +3,11 @@ import copy
 from typing import Callable, List, Union
 
 import cv2
+import numpy as np
 from mmcv.transforms import BaseTransform, Compose
 from mmpretrain.registry import TRANSFORMS
+
+from .crop_flip_views import CropFlipViews
 
 
 @TRANSFORMS.register_module()
@@ -27,6 +30,12 @@ class MemberViews(BaseTransform):
                      dict(type='RandomFlip', prob=0.5)]),
             dict(type='PackInputs'),
         ]
+
+    Transforms of exactly ``RandomResizedCrop`` (cv2 backend) and optionally
+    ``RandomFlip`` run fused (:class:`CropFlipViews`): the same random draws
+    and pixels, without the per-view Python overhead; the views are slices
+    of one channel-first array, which ``PackInputs`` does not copy and which
+    is reused once nothing refers to it (the batch holds copies).
 
     Args:
         transforms (list[dict | callable]): The augmentation of one view.
@@ -53,6 +62,7 @@ class MemberViews(BaseTransform):
         self.num_repeats = num_repeats
         self.num_members = num_members
         self.copy_image = False
+        self.fused = CropFlipViews.of(self.augment.transforms)
 
     def transform(self, results: dict) -> dict:
         """Replace ``results['img']`` by M lists of b augmented views.
@@ -63,6 +73,14 @@ class MemberViews(BaseTransform):
         first), the image is copied for every view from then on.
         """
         image = results['img']
+        if (self.fused is not None and isinstance(image, np.ndarray)
+                and image.ndim in (2, 3)):
+            b = self.num_repeats
+            views = self.fused(image, self.num_members * b)
+            results['img'] = [
+                views[i * b:(i + 1) * b] for i in range(self.num_members)
+            ]
+            return results
         if self.copy_image:
             return self._views(results, copy.deepcopy)
         image.setflags(write=False)
