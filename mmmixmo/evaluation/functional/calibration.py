@@ -1,27 +1,68 @@
-"""Calibration scores: NLL, bins, ECE, AECE, TACE, Brier, temperature scaling.
+"""Calibration scores: NLL, bins, ECE, AECE, Brier, temperature scaling.
 
-``probs`` and ``logits`` are float64 ``(N, K)``, ``labels`` int64 ``(N, )``;
-results are Python floats, NLL in nats.
+``probs`` are float ``(N, K)``, ``labels`` int64 ``(N, )``. ``logits`` are
+a float ``(N, K)`` tensor or the ``N`` float numpy rows ``(K, )`` of one
+(as :class:`~mmmixmo.evaluation.metrics.CalibrationMetric` stores them):
+they are read in chunks of rows into a reused buffer, never stacked, and
+computed in float64 (the temperature fit excepted, see
+:func:`fit_temperature`). Results are Python floats, NLL in nats.
 """
 import math
-from typing import Dict, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
+from .tace import equal_mass_bin, tace_pair
+
+#: Logits ``(N, K)``, or their rows.
+Logits = Union[Tensor, Sequence[np.ndarray]]
 #: Smallest normal float32: a ``pred_score`` that underflowed to 0 is clamped
 #: to it before the log.
 PROB_EPS = torch.finfo(torch.float32).tiny
-#: Search interval of ``log T`` in :func:`fit_temperature` (T in [0.05, 20.1])
-#: and the final width of the bracket.
+#: Range of ``log T`` in :func:`fit_temperature` (T in [0.05, 20.1]) and the
+#: accuracy of the fitted ``log T``.
 LOG_TEMPERATURE_RANGE = (-3.0, 3.0)
 LOG_TEMPERATURE_TOL = 1e-6
-_INV_GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
-#: Rows and columns of the tiles in which the TACE functions transpose the
-#: probabilities.
-_TACE_TILE = (256, 64)
+#: The fit stops after a Halley step of relative size under this: the error
+#: left is of the order of its cube (1e-9).
+_LAST_STEP = 1e-3
+#: The fit starts from the fit on every ``_SUBSAMPLE``-th row when there
+#: are at least ``_SUBSAMPLE * _MIN_ROWS`` rows per part.
+_SUBSAMPLE, _MIN_ROWS = 16, 512
+#: Logits per chunk (1 MiB in float64: the chunk stays in the CPU caches).
+_CHUNK = 2**17
+
+
+def _num_classes(logits: Logits) -> int:
+    """K of logits ``(N, K)`` or of their rows."""
+    if isinstance(logits, Tensor):
+        return logits.size(1)
+    return len(logits[0]) if len(logits) else 0
+
+
+def _row_chunks(logits: Logits, dtype: torch.dtype,
+                *tensors: Tensor) -> Iterator[Tuple[Tensor, List[Tensor]]]:
+    """Chunks of the rows of ``logits`` in ``dtype`` and those of the
+    ``(N, ...)`` tensors.
+
+    Note: every chunk is copied into one buffer, which the caller may
+    overwrite: a new array per chunk costs its page faults again (arrays
+    of that size are mapped anew).
+    """
+    num, num_classes = len(logits), _num_classes(logits)
+    step = max(1, _CHUNK // max(1, num_classes))
+    buffer = torch.empty(min(num, step), num_classes, dtype=dtype)
+    flat = buffer.numpy().reshape(-1)
+    for start in range(0, num, step):
+        part = logits[start:start + step]
+        chunk = buffer[:len(part)]
+        if isinstance(part, Tensor):
+            chunk.copy_(part)
+        else:
+            np.concatenate(part, out=flat[:chunk.numel()])
+        yield chunk, [t[start:start + step] for t in tensors]
 
 
 def ensemble_logits_from_probs(probs: Tensor) -> Tensor:
@@ -34,23 +75,97 @@ def ensemble_logits_from_probs(probs: Tensor) -> Tensor:
     return probs.double().clamp_min(PROB_EPS).log()
 
 
-def temperature_scaled_nll(logits: Tensor, labels: Tensor,
-                           temperature: float) -> float:
-    """Mean NLL of ``softmax(logits / temperature)`` (``1.0``: plain NLL)."""
-    log_probs = F.log_softmax(logits / temperature, dim=1)
-    return float(-log_probs.gather(1, labels[:, None]).mean())
-
-
-def reliability_bins(probs: Tensor, labels: Tensor,
-                     num_bins: int = 15) -> Dict[str, Tensor]:
-    """Accuracy and mean confidence (max probability) per confidence bin.
-
-    ``[0, 1]`` is cut into ``B`` equal-width right-closed bins
-    ``(b / B, (b + 1) / B]``, the first one also holding 0 (Guo et al., 2017).
+def softmax_summary(logits: Logits,
+                    labels: Tensor,
+                    temperature: Optional[Union[float, Tensor]] = None,
+                    threshold: Optional[float] = None) -> Dict[str, Tensor]:
+    """Per-sample terms of ``softmax(logits)``, in one pass.
 
     Args:
-        probs (Tensor): Probabilities ``(N, K)``.
+        logits (Tensor | Sequence[np.ndarray]): Logits ``(N, K)``.
         labels (Tensor): Class indices ``(N, )``.
+        temperature (float | Tensor, optional): Also return the terms of
+            ``softmax(logits / temperature)``, one for all or one per
+            sample ``(N, )``. Defaults to None.
+        threshold (float, optional): Also return the sums of squares and
+            the probabilities above it. Defaults to None.
+
+    Returns:
+        dict[str, Tensor]: float64 ``(N, )`` ``max_logit`` (``m``),
+        ``label_gap`` (``z_y - m``) and ``log_norm`` (``log sum_k exp(z_k -
+        m)``, so ``-log p_y = log_norm - label_gap`` and ``max_k p_k =
+        exp(-log_norm)``) and bool ``correct`` (argmax right); with
+        ``temperature``, ``scaled_log_norm`` (``log sum_k exp((z_k - m) /
+        T)``); with ``threshold``, float64 ``square_sum`` (``sum_k
+        p_k^2``), ``kept``, the flat indices ``n * K + k`` of the ``p_nk >
+        threshold`` (ascending; int32 if ``N K < 2^31``, else int64), and
+        float64 ``kept_probs``, those ``p_nk``.
+    """
+    num_classes = _num_classes(logits)
+    keys = ['max_logit', 'label_gap', 'log_norm', 'correct']
+    if temperature is not None:
+        keys.append('scaled_log_norm')
+        # multiplied by 1 / T: faster than divided, equal to 1 ulp
+        inverse = 1.0 / torch.as_tensor(temperature, dtype=torch.float64)
+        inverse = inverse.expand(len(logits))
+    if threshold is not None:
+        keys += ['square_sum', 'kept', 'kept_probs']
+        # half the memory of the kept indices when they fit in int32
+        index_type = torch.int32 if len(logits) * num_classes < 2**31 \
+            else torch.int64
+    out = {key: [] for key in keys}
+    first, scratch = 0, None
+    for gap, (chunk_labels, *inv) in _row_chunks(
+            logits, torch.float64, labels,
+            *([] if temperature is None else [inverse])):
+        max_logit, prediction = gap.max(dim=1)
+        gap.sub_(max_logit[:, None])
+        out['max_logit'].append(max_logit)
+        out['label_gap'].append(gap.gather(1, chunk_labels[:, None])[:, 0])
+        out['correct'].append(prediction == chunk_labels)
+        if scratch is None:
+            scratch = torch.empty_like(gap)
+        scratch = scratch[:len(gap)]
+        if inv:
+            torch.mul(gap, inv[0][:, None], out=scratch).exp_()
+            out['scaled_log_norm'].append(scratch.sum(dim=1).log())
+        exp = gap.exp_()
+        total = exp.sum(dim=1)
+        out['log_norm'].append(total.log())
+        if threshold is not None:
+            out['square_sum'].append(
+                torch.mul(exp, exp, out=scratch).sum(dim=1) / total.square())
+            above = exp.numpy() > threshold * total[:, None].numpy()
+            kept = torch.from_numpy(np.flatnonzero(above))
+            out['kept_probs'].append(exp.view(-1)[kept] /
+                                     total[kept // num_classes])
+            out['kept'].append((kept + first * num_classes).to(index_type))
+        first += len(exp)
+    return {
+        key: torch.cat(parts) if parts else torch.empty(
+            0, dtype=torch.long if key == 'kept' else torch.float64)
+        for key, parts in out.items()
+    }
+
+
+def temperature_scaled_nll(logits: Logits, labels: Tensor,
+                           temperature: float) -> float:
+    """Mean NLL of ``softmax(logits / temperature)`` (``1.0``: plain NLL)."""
+    summary = softmax_summary(logits, labels, temperature)
+    return float((summary['scaled_log_norm'] -
+                  summary['label_gap'] / temperature).mean())
+
+
+def confidence_bins(confidence: Tensor, correct: Tensor,
+                    num_bins: int = 15) -> Dict[str, Tensor]:
+    """Accuracy and mean confidence per equal-width confidence bin.
+
+    ``[0, 1]`` is cut into ``B`` right-closed bins ``(b / B, (b + 1) / B]``,
+    the first one also holding 0 (Guo et al., 2017).
+
+    Args:
+        confidence (Tensor): Confidences ``(N, )``.
+        correct (Tensor): Bool ``(N, )``, True for a right prediction.
         num_bins (int): Number of bins ``B``. Defaults to 15.
 
     Returns:
@@ -58,19 +173,26 @@ def reliability_bins(probs: Tensor, labels: Tensor,
         ``confidence`` ``(B, )`` (NaN for an empty bin), and the 0-dim
         ``ece = sum_b (n_b / N) |acc_b - conf_b|``.
     """
-    confidence, prediction = probs.max(dim=1)
-    correct = (prediction == labels).double()
+    confidence = confidence.double()
     inner_edges = torch.arange(1, num_bins, dtype=torch.float64) / num_bins
     # right=False: index i such that edges[i-1] < conf <= edges[i]
     index = torch.bucketize(confidence, inner_edges, right=False)
     counts = torch.bincount(index, minlength=num_bins).double()
     sum_conf = torch.bincount(index, weights=confidence, minlength=num_bins)
-    sum_correct = torch.bincount(index, weights=correct, minlength=num_bins)
+    sum_correct = torch.bincount(
+        index, weights=correct.double(), minlength=num_bins)
     return dict(
         counts=counts,
         accuracy=sum_correct / counts,
         confidence=sum_conf / counts,
-        ece=(sum_correct - sum_conf).abs().sum() / probs.size(0))
+        ece=(sum_correct - sum_conf).abs().sum() / confidence.numel())
+
+
+def reliability_bins(probs: Tensor, labels: Tensor,
+                     num_bins: int = 15) -> Dict[str, Tensor]:
+    """:func:`confidence_bins` of the top-1 probability of ``probs``."""
+    confidence, prediction = probs.max(dim=1)
+    return confidence_bins(confidence, prediction == labels, num_bins)
 
 
 def expected_calibration_error(probs: Tensor,
@@ -86,51 +208,283 @@ def brier_score(probs: Tensor, labels: Tensor) -> float:
     Note: summed over the classes, not divided by K (Brier, 1950), so its
     range is [0, 2].
     """
-    one_hot = F.one_hot(labels, probs.size(1)).double()
-    return float((probs - one_hot).pow(2).sum(dim=1).mean())
+    probs = probs.double()
+    label_probs = probs.gather(1, labels[:, None])[:, 0]
+    return float((torch.linalg.vecdot(probs, probs) - 2 * label_probs +
+                  1).mean())
 
 
-def fit_temperature(logits: Tensor, labels: Tensor) -> float:
+def adaptive_confidence_error(confidence: Tensor, correct: Tensor,
+                              num_bins: int = 15) -> float:
+    """Adaptive ECE of confidences ``(N, )`` and bool ``correct``.
+
+    The confidences are sorted (stable) and split by ``torch.tensor_split``
+    into ``B`` bins of (almost) equal counts;
+    ``AECE = sum_b (n_b / N) |acc_b - conf_b|``, empty bins skipped; ``nan``
+    for ``N = 0``.
+    """
+    num = confidence.numel()
+    if num == 0:
+        return math.nan
+    confidence = confidence.detach().cpu().double().numpy()
+    order = np.argsort(confidence, kind='stable')
+    bins = equal_mass_bin(np.arange(num), num, num_bins)
+    gap = (np.bincount(bins, correct.cpu().numpy()[order], num_bins) -
+           np.bincount(bins, confidence[order], num_bins))
+    return float(np.abs(gap).sum() / num)
+
+
+def adaptive_calibration_error(probs: Tensor,
+                               labels: Tensor,
+                               num_bins: int = 15) -> float:
+    """Adaptive ECE: the ECE over equal-mass bins of the top-1 confidence.
+
+    Args:
+        probs (Tensor): Probabilities ``(N, K)``.
+        labels (Tensor): Class indices ``(N, )``.
+        num_bins (int): Number of bins ``B``. Defaults to 15.
+
+    Returns:
+        float: :func:`adaptive_confidence_error` of ``max_k p_nk``, in
+        [0, 1], ``nan`` for ``N = 0``.
+    """
+    confidence, prediction = probs.detach().cpu().double().max(dim=1)
+    return adaptive_confidence_error(confidence, prediction == labels.cpu(),
+                                     num_bins)
+
+
+def calibration_scores(logits: Logits,
+                       labels: Tensor,
+                       num_bins: int = 15,
+                       tace_threshold: float = 1e-3,
+                       summary: Optional[Dict[str, Tensor]] = None
+                       ) -> Dict[str, float]:
+    """NLL, ECE, AECE, both TACEs and Brier of ``softmax(logits)``.
+
+    The functions of this module and of :mod:`.tace` on the probabilities,
+    from the terms of one float64 pass over the logits.
+
+    Args:
+        logits (Tensor | Sequence[np.ndarray]): Logits ``(N, K)``.
+        labels (Tensor): Class indices ``(N, )``.
+        num_bins (int): Number of bins of ECE, AECE and TACE. Defaults to
+            15.
+        tace_threshold (float): TACE ignores the probabilities ``<=`` it.
+            Defaults to 1e-3.
+        summary (dict, optional): :func:`softmax_summary` of the logits with
+            ``tace_threshold``, if already computed. Defaults to None.
+
+    Returns:
+        dict[str, float]: ``nll``, ``ece``, ``aece``, ``tace``,
+        ``tace_mixmo`` and ``brier``.
+    """
+    if summary is None:
+        summary = softmax_summary(logits, labels, threshold=tace_threshold)
+    log_norm, correct = summary['log_norm'], summary['correct']
+    confidence = (-log_norm).exp()
+    nll = log_norm - summary['label_gap']
+    tace, tace_mixmo = tace_pair(summary['kept'], summary['kept_probs'],
+                                 labels, _num_classes(logits), num_bins)
+    return dict(
+        nll=float(nll.mean()),
+        ece=float(confidence_bins(confidence, correct, num_bins)['ece']),
+        aece=adaptive_confidence_error(confidence, correct, num_bins),
+        tace=tace,
+        tace_mixmo=tace_mixmo,
+        brier=float((summary['square_sum'] - 2 * (-nll).exp() + 1).mean()))
+
+
+def _nll_derivatives(logits: Logits, labels: Tensor, betas: Tensor,
+                     parts: Tensor) -> Tensor:
+    """The first three derivatives in ``beta`` of the mean NLL of
+    ``softmax(beta * logits)`` over the rows of each part, at its beta.
+
+    Args:
+        logits (Tensor | Sequence[np.ndarray]): Logits ``(N, K)``.
+        labels (Tensor): Class indices ``(N, )``.
+        betas (Tensor): float64 ``(P, )``, the beta of each part.
+        parts (Tensor): The part of each row, int64 ``(N, )``.
+
+    Returns:
+        Tensor: float64 ``(P, 3)``: per part, the means of ``E[z] - z_y``,
+        ``Var[z]`` and the third central moment of ``z`` under those
+        probabilities (float32 per row, summed in float64).
+    """
+    sums = torch.zeros(betas.numel(), 3, dtype=torch.float64)
+    exps = None
+    for gap, (chunk_labels, beta, part) in _row_chunks(
+            logits, torch.float32, labels, betas.float()[parts], parts):
+        gap.sub_(gap.amax(dim=1, keepdim=True))
+        if exps is None:
+            exps = torch.empty_like(gap)
+        exp = torch.mul(gap, beta[:, None], out=exps[:len(gap)]).exp_()
+        total = exp.sum(dim=1)
+        weighted = exp.mul_(gap)
+        mean = weighted.sum(dim=1) / total
+        second = weighted.mul_(gap).sum(dim=1) / total
+        third = weighted.mul_(gap).sum(dim=1) / total
+        label_gap = gap.gather(1, chunk_labels[:, None])[:, 0]
+        sums.index_add_(
+            0, part,
+            torch.stack([
+                mean - label_gap, second - mean * mean,
+                third - 3 * mean * second + 2 * mean**3
+            ], 1).double())
+    return sums / torch.bincount(parts, minlength=betas.numel())[:, None]
+
+
+class _HalleySearch:
+    """Halley's method on a convex function of ``beta`` in
+    ``exp(-LOG_TEMPERATURE_RANGE)``, kept in the bracket of its minimum."""
+
+    def __init__(self, beta: float) -> None:
+        self.ends = tuple(math.exp(-t) for t in LOG_TEMPERATURE_RANGE[::-1])
+        self.low, self.high = self.ends
+        self.beta = min(max(beta, self.low), self.high)
+        self.untried = set(self.ends) - {self.beta}
+        self.done = False
+
+    def update(self, slope: float, curvature: float, third: float) -> None:
+        """The next ``beta`` (or the last one, ``done``) from the first
+        three derivatives at ``beta``."""
+        beta = self.beta
+        if slope > 0:  # the function grows with beta: the minimum is below
+            self.high = beta
+        elif slope < 0:
+            self.low = beta
+        # at the minimum, or at an end of the range beyond which it lies
+        if slope == 0 or self.low >= self.high:
+            self.done = True
+            return
+        if self.high - self.low <= _LAST_STEP**3 * self.high:
+            self.beta, self.done = (self.low + self.high) / 2, True
+            return
+        denominator = 2 * curvature**2 - slope * third
+        new = beta - 2 * slope * curvature / denominator \
+            if denominator > 0 and curvature > 0 else math.nan
+        if self.low < new < self.high:
+            self.done = abs(new - beta) <= _LAST_STEP * beta
+        else:  # out of the bracket: try an end of the range, else bisect
+            end = self.high if slope < 0 else self.low
+            new = end if end in self.untried else (self.low + self.high) / 2
+            self.untried.discard(end)
+        self.beta = new
+
+
+def _fit_betas(logits: Logits, labels: Tensor, parts: Tensor,
+               num_parts: int) -> List[float]:
+    """The ``beta = 1 / T`` of :func:`fit_temperature` on each part."""
+    starts = [1.0] * num_parts
+    if len(logits) >= _SUBSAMPLE * _MIN_ROWS * num_parts:
+        starts = _fit_betas(logits[::_SUBSAMPLE], labels[::_SUBSAMPLE],
+                            parts[::_SUBSAMPLE], num_parts)
+    searches = [_HalleySearch(beta) for beta in starts]
+    for _ in range(100):
+        if all(search.done for search in searches):
+            break
+        betas = torch.tensor([search.beta for search in searches],
+                             dtype=torch.float64)
+        derivatives = _nll_derivatives(logits, labels, betas, parts)
+        for search, row in zip(searches, derivatives.tolist()):
+            if not search.done:
+                search.update(*row)
+    return [search.beta for search in searches]
+
+
+def fit_temperature(logits: Logits, labels: Tensor) -> float:
     """Temperature ``T`` minimising the NLL of ``softmax(logits / T)``.
 
-    Note: golden-section search on ``log T`` in
-    :data:`LOG_TEMPERATURE_RANGE`, deterministic; the NLL is convex in
-    ``1 / T``, hence unimodal in ``log T``. An optimum outside the range
-    gives the nearest end.
+    Note: Halley's method on ``beta = 1 / T``, in which the NLL is convex
+    (its derivatives are the cumulants of the logits under the scaled
+    probabilities), kept within ``exp(LOG_TEMPERATURE_RANGE)``; an optimum
+    outside gives the nearest end, and a flat NLL (constant logits) ``T =
+    1``. It starts from the fit on every 16th row, and its derivatives are
+    computed in float32 (one pass each): the fitted ``log T`` is that of
+    the float64 optimum to within ``LOG_TEMPERATURE_TOL``.
+
+    Args:
+        logits (Tensor | Sequence[np.ndarray]): Logits ``(N, K)``.
+        labels (Tensor): Class indices ``(N, )``.
+
+    Returns:
+        float: The temperature.
     """
-    low, high = LOG_TEMPERATURE_RANGE
-
-    def nll(log_t: float) -> float:
-        return temperature_scaled_nll(logits, labels, math.exp(log_t))
-
-    x1 = high - _INV_GOLDEN * (high - low)
-    x2 = low + _INV_GOLDEN * (high - low)
-    f1, f2 = nll(x1), nll(x2)
-    while high - low > LOG_TEMPERATURE_TOL:
-        if f1 <= f2:  # the minimum is in [low, x2]
-            high, x2, f2 = x2, x1, f1
-            x1 = high - _INV_GOLDEN * (high - low)
-            f1 = nll(x1)
-        else:  # the minimum is in [x1, high]
-            low, x1, f1 = x1, x2, f2
-            x2 = low + _INV_GOLDEN * (high - low)
-            f2 = nll(x2)
-    return math.exp((low + high) / 2)
+    parts = torch.zeros(len(logits), dtype=torch.long)
+    return 1.0 / _fit_betas(logits, labels, parts, 1)[0]
 
 
-def two_fold_temperature_scaling(logits: Tensor,
+def two_fold_temperatures(logits: Logits,
+                          labels: Tensor,
+                          seed: int = 0) -> Tuple[List[float], Tensor]:
+    """The temperatures of two-fold temperature scaling.
+
+    The halves ``perm[:N // 2]`` and ``perm[N // 2:]`` of a seeded
+    ``randperm(N)`` each fit a temperature (:func:`fit_temperature`).
+
+    Args:
+        logits (Tensor | Sequence[np.ndarray]): Logits ``(N, K)``,
+            ``N >= 4``.
+        labels (Tensor): Class indices ``(N, )``.
+        seed (int): Seed of the split. Defaults to 0.
+
+    Returns:
+        tuple[list[float], Tensor]: The temperature of each half and the
+        half of each sample, int64 ``(N, )``.
+    """
+    num = len(logits)
+    perm = torch.randperm(num, generator=torch.Generator().manual_seed(seed))
+    halves = torch.zeros(num, dtype=torch.long)
+    halves[perm[num // 2:]] = 1
+    return [1.0 / beta for beta in _fit_betas(logits, labels, halves, 2)
+            ], halves
+
+
+def two_fold_scores(summary: Dict[str, Tensor], temperatures: List[float],
+                    halves: Tensor, num_bins: int = 15) -> Dict[str, float]:
+    """Calibrated NLL and ECE of :func:`two_fold_temperatures`.
+
+    Args:
+        summary (dict): :func:`softmax_summary` of the logits, each sample
+            scaled by the temperature of the other half.
+        temperatures (list[float]): The temperature of each half.
+        halves (Tensor): The half of each sample ``(N, )``.
+        num_bins (int): Number of ECE bins. Defaults to 15.
+
+    Returns:
+        dict[str, float]: ``nll_c``, ``ece_c`` (means over the halves) and
+        ``temperature`` (mean of the two).
+    """
+    scaled_log_norm = summary['scaled_log_norm']
+    other = torch.tensor(temperatures, dtype=torch.float64)[1 - halves]
+    nll = scaled_log_norm - summary['label_gap'] / other
+    confidence = (-scaled_log_norm).exp()
+    nlls, eces = [], []
+    for half in (1, 0):
+        rows = halves == half
+        nlls.append(float(nll[rows].mean()))
+        eces.append(
+            float(
+                confidence_bins(confidence[rows], summary['correct'][rows],
+                                num_bins)['ece']))
+    return dict(
+        nll_c=sum(nlls) / 2,
+        ece_c=sum(eces) / 2,
+        temperature=sum(temperatures) / 2)
+
+
+def two_fold_temperature_scaling(logits: Logits,
                                  labels: Tensor,
                                  num_bins: int = 15,
                                  seed: int = 0) -> Dict[str, float]:
     """Calibrated NLL and ECE by two-fold temperature scaling.
 
-    The MixMo paper's protocol (after Ashukha et al., 2020): the halves
-    ``perm[:N // 2]`` and ``perm[N // 2:]`` of a seeded ``randperm(N)`` each
-    fit a temperature that scales and scores the other half; the two scores
-    are averaged.
+    The MixMo paper's protocol (after Ashukha et al., 2020): each half of
+    :func:`two_fold_temperatures` scales and scores the other half with its
+    temperature; the two scores are averaged (:func:`two_fold_scores`).
 
     Args:
-        logits (Tensor): Logits ``(N, K)``, ``N >= 4``.
+        logits (Tensor | Sequence[np.ndarray]): Logits ``(N, K)``,
+            ``N >= 4``.
         labels (Tensor): Class indices ``(N, )``.
         num_bins (int): Number of ECE bins. Defaults to 15.
         seed (int): Seed of the split. Defaults to 0.
@@ -139,221 +493,7 @@ def two_fold_temperature_scaling(logits: Tensor,
         dict[str, float]: ``nll_c``, ``ece_c`` and ``temperature`` (mean of
         the two fitted temperatures).
     """
-    num = logits.size(0)
-    perm = torch.randperm(num, generator=torch.Generator().manual_seed(seed))
-    halves = (perm[:num // 2], perm[num // 2:])
-    nlls, eces, temperatures = [], [], []
-    for fit_idx, score_idx in (halves, halves[::-1]):
-        temperature = fit_temperature(logits[fit_idx], labels[fit_idx])
-        scaled = logits[score_idx] / temperature
-        nlls.append(temperature_scaled_nll(scaled, labels[score_idx], 1.0))
-        eces.append(
-            expected_calibration_error(
-                F.softmax(scaled, dim=1), labels[score_idx], num_bins))
-        temperatures.append(temperature)
-    return dict(
-        nll_c=sum(nlls) / 2,
-        ece_c=sum(eces) / 2,
-        temperature=sum(temperatures) / 2)
-
-
-def _equal_mass_bin(rank: Tensor, size: Tensor, num_bins: int) -> Tensor:
-    """Bin of the ``rank``-th of ``size`` sorted values, as ``tensor_split``.
-
-    ``torch.tensor_split`` into ``B`` parts gives the first ``size % B``
-    bins ``size // B + 1`` values and the others ``size // B``.
-    """
-    small, num_large = size // num_bins, size % num_bins
-    in_large = num_large * (small + 1)
-    return torch.where(
-        rank < in_large, rank // (small + 1),
-        num_large + (rank - in_large) // small.clamp_min(1))
-
-
-def adaptive_calibration_error(probs: Tensor,
-                               labels: Tensor,
-                               num_bins: int = 15) -> float:
-    """Adaptive ECE: the ECE over equal-mass bins of the top-1 confidence.
-
-    The confidences ``max_k p_nk`` are sorted (stable) and split by
-    ``torch.tensor_split`` into ``B`` bins of (almost) equal counts;
-    ``AECE = sum_b (n_b / N) |acc_b - conf_b|``, empty bins skipped.
-
-    Args:
-        probs (Tensor): Probabilities ``(N, K)``.
-        labels (Tensor): Class indices ``(N, )``.
-        num_bins (int): Number of bins ``B``. Defaults to 15.
-
-    Returns:
-        float: The AECE in [0, 1], ``nan`` for ``N = 0``.
-    """
-    probs = probs.detach().double()
-    num = probs.size(0)
-    if num == 0:
-        return math.nan
-    confidence, prediction = probs.max(dim=1)
-    confidence, order = torch.sort(confidence, stable=True)
-    correct = (prediction == labels.to(probs.device))[order].double()
-    rank = torch.arange(num, device=probs.device)
-    bins = _equal_mass_bin(rank, torch.full_like(rank, num), num_bins)
-    gap = (torch.bincount(bins, correct, minlength=num_bins) -
-           torch.bincount(bins, confidence, minlength=num_bins))
-    return float(gap.abs().sum() / num)
-
-
-def _tace_bin_edges(size: int, num_bins: int,
-                    rest_in_last: bool) -> np.ndarray:
-    """Edges ``(B + 1, )`` of ``B`` equal-mass bins of ``size`` sorted values.
-
-    ``rest_in_last=False``: as ``torch.tensor_split``, the first
-    ``size % B`` bins hold ``size // B + 1`` values, the others
-    ``size // B``; ``True``: every bin ``size // B``, the last one the rest.
-    """
-    small = size // num_bins
-    if rest_in_last:
-        edges = np.arange(num_bins + 1) * small
-    else:
-        edges = np.arange(num_bins + 1) * small + np.minimum(
-            np.arange(num_bins + 1), size % num_bins)
-    edges[-1] = size
-    return edges
-
-
-def _tace_bin_sums(probs: Tensor, labels: Tensor, num_bins: int,
-                   threshold: float,
-                   rest_in_last: bool) -> Tuple[np.ndarray, ...]:
-    """Count and sums of ``p_nk`` and ``1[y_n = k]`` per (class, bin).
-
-    For every class ``k``, the ``n_k`` probabilities ``p_nk > threshold``
-    are sorted (stable: equal values in sample order) and cut into the bins
-    of :func:`_tace_bin_edges`.
-
-    Args:
-        probs (Tensor): Probabilities ``(N, K)``.
-        labels (Tensor): Class indices ``(N, )``.
-        num_bins (int): Number of bins ``B`` per class.
-        threshold (float): Probabilities ``<= threshold`` are left out.
-        rest_in_last (bool): The bins of :func:`_tace_bin_edges`.
-
-    Returns:
-        tuple[np.ndarray]: float64 ``counts``, ``values`` (sum of the
-        probabilities) and ``hits`` (number of samples of class ``k``),
-        each ``(K, B)``.
-    """
-    num, num_classes = probs.shape
-    # read in place if float64 on the CPU (a float32 input is copied)
-    probs = probs.detach().cpu().double().numpy()
-    labels = labels.cpu().numpy()
-    # the samples of class k: by_class[ends[k] - sizes[k]:ends[k]]
-    by_class = np.argsort(labels, kind='stable')
-    sizes = np.bincount(labels, minlength=num_classes)
-    ends = np.cumsum(sizes)
-    counts, values, hits = (np.zeros((num_classes, num_bins))
-                            for _ in range(3))
-    tile_rows, tile_cols = _TACE_TILE
-    columns = np.empty((min(tile_cols, num_classes), num))
-    for first in range(0, num_classes, tile_cols):
-        width = min(tile_cols, num_classes - first)
-        # transposed tile by tile: much faster than at once
-        for row in range(0, num, tile_rows):
-            columns[:width, row:row + tile_rows] = probs[
-                row:row + tile_rows, first:first + width].T
-        for k, column in enumerate(columns[:width], first):
-            kept = column > threshold
-            # numpy's sort is several times faster than torch's on the CPU
-            sorted_values = np.sort(column[kept])
-            size = sorted_values.size
-            if size == 0:
-                continue
-            members = by_class[ends[k] - sizes[k]:ends[k]]
-            members = members[kept[members]]
-            member_values = column[members]
-            rank = np.searchsorted(sorted_values, member_values)
-            if (np.searchsorted(sorted_values, member_values, 'right') -
-                    rank > 1).any():
-                # a tied value of class k: rank by the stable order
-                order = np.argsort(column[kept], kind='stable')
-                rank = np.empty_like(order)
-                rank[order] = np.arange(size)
-                rank = rank[np.cumsum(kept)[members] - 1]
-            edges = _tace_bin_edges(size, num_bins, rest_in_last)
-            counts[k] = np.diff(edges)
-            filled = counts[k] > 0
-            values[k, filled] = np.add.reduceat(sorted_values,
-                                                edges[:-1][filled])
-            hits[k] = np.bincount(
-                np.searchsorted(edges, rank, 'right') - 1,
-                minlength=num_bins)
-    return counts, values, hits
-
-
-def thresholded_adaptive_calibration_error(probs: Tensor,
-                                           labels: Tensor,
-                                           num_bins: int = 15,
-                                           threshold: float = 1e-3) -> float:
-    """Thresholded adaptive calibration error (TACE) over all classes.
-
-    Nixon et al., 2019, "Measuring Calibration in Deep Learning": for every
-    class ``k``, the probabilities ``p_nk > threshold`` are sorted (stable)
-    and split as by ``torch.tensor_split`` into ``B`` equal-mass bins (the
-    first ``n_k % B`` bins one value more);
-    ``TACE = mean_(k, b) |mean_{n in b} 1[y_n = k] - mean_{n in b} p_nk|``
-    over the non-empty (class, bin) pairs: Nixon's ``1 / (K B)`` sum when
-    every class fills its ``B`` bins.
-
-    Args:
-        probs (Tensor): Probabilities ``(N, K)``.
-        labels (Tensor): Class indices ``(N, )``.
-        num_bins (int): Number of bins ``B`` per class. Defaults to 15.
-        threshold (float): Probabilities ``<= threshold`` are ignored.
-            Defaults to 1e-3.
-
-    Returns:
-        float: The TACE in [0, 1], ``nan`` if no probability exceeds
-        ``threshold``.
-    """
-    counts, values, hits = _tace_bin_sums(probs, labels, num_bins,
-                                          threshold, False)
-    filled = counts > 0
-    if not filled.any():
-        return math.nan
-    return float(
-        np.mean(np.abs(hits[filled] - values[filled]) / counts[filled]))
-
-
-def mixmo_thresholded_adaptive_calibration_error(
-        probs: Tensor,
-        labels: Tensor,
-        num_bins: int = 15,
-        threshold: float = 1e-3) -> float:
-    """TACE as the MixMo authors compute it (``get_tace_bayesgroup``).
-
-    For every class ``k``, the ``n_k`` probabilities ``p_nk > threshold``
-    are sorted (stable) and cut into ``B`` bins of ``n_k // B`` values, the
-    last one taking the rest; every bin ``b`` adds
-    ``|mean_{n in b} p_nk - mean_{n in b} 1[y_n = k]| n_b / (N K)``, i.e.
-    ``TACE = sum_(k, b) |sum_{n in b} (p_nk - 1[y_n = k])| / (N K)``.
-    Unlike :func:`thresholded_adaptive_calibration_error`, the weight uses
-    all ``N`` samples, not ``n_k``: a class with many probabilities under
-    the threshold counts less.
-
-    Note: an empty bin (a class with ``n_k < B``) adds 0 here, where the
-    authors' code gives NaN: such a class is one bin of its ``n_k`` values
-    (none if ``n_k = 0``). The two agree whenever theirs is a number.
-
-    Args:
-        probs (Tensor): Probabilities ``(N, K)``.
-        labels (Tensor): Class indices ``(N, )``.
-        num_bins (int): Number of bins ``B`` per class. Defaults to 15.
-        threshold (float): Probabilities ``<= threshold`` are ignored.
-            Defaults to 1e-3.
-
-    Returns:
-        float: The TACE in [0, 1], ``nan`` if no probability exceeds
-        ``threshold``.
-    """
-    counts, values, hits = _tace_bin_sums(probs, labels, num_bins,
-                                          threshold, True)
-    if not counts.any():
-        return math.nan
-    return float(np.abs(values - hits).sum() / probs.numel())
+    temperatures, halves = two_fold_temperatures(logits, labels, seed)
+    other = torch.tensor(temperatures, dtype=torch.float64)[1 - halves]
+    summary = softmax_summary(logits, labels, other)
+    return two_fold_scores(summary, temperatures, halves, num_bins)

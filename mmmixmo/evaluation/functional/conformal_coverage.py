@@ -48,7 +48,13 @@ def size_stratified_coverage(sets: Tensor, labels: Tensor) -> Dict[str, float]:
         coverage of its samples, in [0, 1], for the buckets with samples,
         in the order of :data:`SET_SIZE_BUCKETS`.
     """
-    sizes, covered = set_sizes(sets), _covered(sets, labels).double()
+    return coverage_by_size(set_sizes(sets), _covered(sets, labels))
+
+
+def coverage_by_size(sizes: Tensor, covered: Tensor) -> Dict[str, float]:
+    """:func:`size_stratified_coverage` of the set sizes ``(N, )`` and
+    whether each set covers its label, bool ``(N, )``."""
+    covered = covered.double()
     strata = {}
     for name, smallest, largest in SET_SIZE_BUCKETS:
         in_bucket = sizes >= smallest

@@ -1,21 +1,20 @@
 """CalibrationMetric: NLL, ECE, AECE, TACEs, Brier; NLL and ECE calibrated."""
 import logging
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
-import torch.nn.functional as F
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 from mmpretrain.registry import METRICS
+from torch import Tensor
 
-from ..functional import (adaptive_calibration_error, brier_score,
-                          ensemble_logits_from_probs,
-                          expected_calibration_error,
-                          mixmo_thresholded_adaptive_calibration_error,
-                          temperature_scaled_nll,
-                          thresholded_adaptive_calibration_error,
-                          two_fold_temperature_scaling)
-from .sample_checks import check_finite, mark_non_finite, single_label
+from ..functional import (calibration_scores, ensemble_logits_from_probs,
+                          softmax_summary, two_fold_scores,
+                          two_fold_temperatures)
+from .sample_checks import (batch_labels, check_finite, mark_non_finite,
+                            mark_non_finite_rows, missing_prediction,
+                            read_field, stack_field)
 
 
 @METRICS.register_module()
@@ -39,6 +38,11 @@ class CalibrationMetric(BaseMetric):
     ``nll_c`` and ``ece_c`` are left out. The samples must all carry the
     same ``temperature`` or none. NaN or inf in a field read raises a
     ValueError.
+
+    Note: a sample's result is its logits as a float32 numpy row and its
+    label (what the ranks gather); the scores read the rows in chunks,
+    never stacked, and are computed in float64 (see
+    :mod:`~mmmixmo.evaluation.functional.calibration`).
 
     Args:
         num_bins (int): Number of bins of ECE, AECE and TACE. Defaults to 15.
@@ -78,27 +82,38 @@ class CalibrationMetric(BaseMetric):
         self.tace_threshold = float(tace_threshold)
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
-        """Store the logits ``(K, )``, the label ``(1, )`` and the model's
-        ``temperature`` (if any) per sample."""
-        for data_sample in data_samples:
-            if 'ensemble_logits' in data_sample:
-                field = 'ensemble_logits'
-                logits = torch.as_tensor(data_sample[field]).double()
-            elif 'pred_score' in data_sample:
-                field = 'pred_score'
-                logits = ensemble_logits_from_probs(
-                    torch.as_tensor(data_sample[field]))
-            else:
-                raise KeyError('CalibrationMetric needs the `pred_score` of '
-                               "a classifier run with mode='predict'")
-            result = dict(
-                logits=logits.detach().cpu(),
-                gt_label=single_label(data_sample, 'CalibrationMetric'))
+        """Store per sample the float32 logits ``(K, )`` (a numpy row), the
+        label and the model's ``temperature`` (if any)."""
+        results = [
+            dict(gt_label=label)
+            for label in batch_labels(data_samples, 'CalibrationMetric')
+        ]
+        index, values = read_field(data_samples, 'ensemble_logits', results)
+        logits = values.float() if index else ()
+        for i, row in zip(index, logits.numpy() if index else ()):
+            results[i]['logits'] = row
+        if len(index) < len(data_samples):
+            rest = [i for i, r in enumerate(results) if 'logits' not in r]
+            if any('pred_score' not in data_samples[i] for i in rest):
+                raise missing_prediction('CalibrationMetric')
+            scores = stack_field([data_samples[i] for i in rest],
+                                 'pred_score')
+            mark_non_finite_rows(results, 'pred_score', scores, rest)
+            logits = ensemble_logits_from_probs(scores).float().numpy()
+            for i, row in zip(rest, logits):
+                results[i]['logits'] = row
+        for result, data_sample in zip(results, data_samples):
             if 'temperature' in data_sample:
                 result['temperature'] = float(data_sample['temperature'])
-            self.results.append(
-                mark_non_finite(result, data_sample,
-                                (field, 'temperature')))
+                mark_non_finite(result, data_sample, ('temperature', ))
+        self.results.extend(results)
+
+    @staticmethod
+    def stack(results: List[dict]) -> Tuple[Tensor, Tensor]:
+        """The float32 logits ``(N, K)`` and labels ``(N, )`` of results."""
+        logits = np.concatenate([res['logits'] for res in results])
+        return (torch.from_numpy(logits.reshape(len(results), -1)),
+                torch.tensor([res['gt_label'] for res in results]))
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         """Compute the scores on the results gathered from all ranks."""
@@ -110,20 +125,23 @@ class CalibrationMetric(BaseMetric):
                 f'`temperature`s {sorted(temperatures, key=str)}; a '
                 'calibrated model gives its one temperature to every sample '
                 '(None: no temperature)')
-        logits = torch.stack([res['logits'] for res in results])
-        labels = torch.cat([res['gt_label'] for res in results])
-        probs = F.softmax(logits, dim=1)
-        metrics = dict(
-            nll=temperature_scaled_nll(logits, labels, 1.0),
-            ece=expected_calibration_error(probs, labels, self.num_bins),
-            aece=adaptive_calibration_error(probs, labels, self.num_bins),
-            tace=thresholded_adaptive_calibration_error(
-                probs, labels, self.num_bins, self.tace_threshold),
-            tace_mixmo=mixmo_thresholded_adaptive_calibration_error(
-                probs, labels, self.num_bins, self.tace_threshold),
-            brier=brier_score(probs, labels))
         temperature = temperatures.pop()
-        if temperature is not None:
+        # read in chunks from the per-sample rows: no (N, K) copy
+        logits = [res['logits'] for res in results]
+        labels = torch.tensor([res['gt_label'] for res in results])
+        two_fold = temperature is None and len(results) >= 4
+        scaled = None
+        if two_fold:  # fitted first: one pass then scores both ways
+            fitted, halves = two_fold_temperatures(logits, labels,
+                                                   self.split_seed)
+            scaled = torch.tensor(fitted, dtype=torch.float64)[1 - halves]
+        summary = softmax_summary(logits, labels, scaled, self.tace_threshold)
+        metrics = calibration_scores(logits, labels, self.num_bins,
+                                     self.tace_threshold, summary)
+        if two_fold:
+            metrics.update(
+                two_fold_scores(summary, fitted, halves, self.num_bins))
+        elif temperature is not None:
             metrics['temperature'] = temperature
             print_log(
                 f'CalibrationMetric: the model is calibrated (temperature '
@@ -131,10 +149,6 @@ class CalibrationMetric(BaseMetric):
                 'models, are not reported.',
                 logger='current',
                 level=logging.INFO)
-        elif len(results) >= 4:
-            metrics.update(
-                two_fold_temperature_scaling(logits, labels, self.num_bins,
-                                             self.split_seed))
         else:
             print_log(
                 f'CalibrationMetric: {len(results)} samples, fewer than 2 per '

@@ -5,8 +5,8 @@ import torch
 from mmengine.evaluator import BaseMetric
 from mmpretrain.registry import METRICS
 
-from ..functional import set_coverage, set_sizes, size_stratified_coverage
-from .sample_checks import single_label
+from ..functional import coverage_by_size
+from .sample_checks import batch_labels, stack_field
 
 
 @METRICS.register_module()
@@ -32,35 +32,40 @@ class ConformalMetric(BaseMetric):
     default_prefix: Optional[str] = 'conformal'
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
-        """Store the set ``(K, )`` and the label ``(1, )`` per sample."""
-        for data_sample in data_samples:
-            if 'pred_set' not in data_sample:
-                raise KeyError(
-                    'ConformalMetric: a predicted sample has no `pred_set`: '
-                    'the model has no conformal calibration; `python '
-                    'tools/calibrate.py CONFIG CHECKPOINT --conformal aps '
-                    '--alpha 0.1` writes a calibrated config and checkpoint')
-            pred_set = torch.as_tensor(data_sample['pred_set']).reshape(-1)
-            if pred_set.dtype != torch.bool:
-                raise ValueError('ConformalMetric: `pred_set` must be a bool '
-                                 f'tensor (K, ), got {pred_set.dtype}')
-            gt_label = single_label(data_sample, 'ConformalMetric')
-            if not 0 <= int(gt_label) < pred_set.numel():
-                raise ValueError(
-                    f'ConformalMetric: `gt_label` {int(gt_label)} is not a '
-                    f'class of the `pred_set` of {pred_set.numel()} classes')
-            self.results.append(
-                dict(pred_set=pred_set.detach().cpu(), gt_label=gt_label))
+        """Store per sample the size of its set (int) and whether it holds
+        the label (bool)."""
+        if not data_samples:
+            return
+        if any('pred_set' not in s for s in data_samples):
+            raise KeyError(
+                'ConformalMetric: a predicted sample has no `pred_set`: '
+                'the model has no conformal calibration; `python '
+                'tools/calibrate.py CONFIG CHECKPOINT --conformal aps '
+                '--alpha 0.1` writes a calibrated config and checkpoint')
+        sets = stack_field(data_samples, 'pred_set').flatten(1)
+        if sets.dtype != torch.bool:
+            raise ValueError('ConformalMetric: `pred_set` must be a bool '
+                             f'tensor (K, ), got {sets.dtype}')
+        labels = batch_labels(data_samples, 'ConformalMetric')
+        bad = [label for label in labels if not 0 <= label < sets.size(1)]
+        if bad:
+            raise ValueError(
+                f'ConformalMetric: `gt_label` {bad[0]} is not a class of the '
+                f'`pred_set` of {sets.size(1)} classes')
+        covered = sets.gather(1, torch.tensor(labels)[:, None])[:, 0]
+        self.results.extend(
+            dict(size=size, covered=hit)
+            for size, hit in zip(sets.sum(dim=1).tolist(), covered.tolist()))
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         """Compute the keys on the results gathered from all ranks."""
-        sets = torch.stack([res['pred_set'] for res in results])
-        labels = torch.cat([res['gt_label'] for res in results])
-        sizes = set_sizes(sets).double()
-        strata = size_stratified_coverage(sets, labels)
+        sizes = torch.tensor([res['size'] for res in results])
+        covered = torch.tensor([res['covered'] for res in results],
+                               dtype=torch.bool)
+        strata = coverage_by_size(sizes, covered)
         metrics = dict(
-            coverage=set_coverage(sets, labels),
-            set_size=float(sizes.mean()),
+            coverage=float(covered.double().mean()),
+            set_size=float(sizes.double().mean()),
             empty=float((sizes == 0).double().mean()))
         metrics.update(
             {f'coverage_size_{name}': value

@@ -8,10 +8,11 @@ from mmengine.logging import print_log
 from mmpretrain.registry import METRICS
 
 from .sample_checks import check_finite
+from .wrapper_metric import WrapperMetric
 
 
 @METRICS.register_module()
-class CorruptionMetric(BaseMetric):
+class CorruptionMetric(WrapperMetric):
     """Run metrics on each (corruption, severity) group and average them.
 
     Every sample must carry the metainfo ``corruption`` and ``severity``
@@ -48,37 +49,18 @@ class CorruptionMetric(BaseMetric):
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
                  collect_dir: Optional[str] = None) -> None:
-        super().__init__(
-            collect_device=collect_device,
-            prefix=prefix,
-            collect_dir=collect_dir)
         if isinstance(metrics, (dict, BaseMetric)):
             metrics = [metrics]
         if not isinstance(metrics, Sequence) or len(metrics) == 0:
             raise ValueError('CorruptionMetric: metrics must be a non-empty '
                              f'list of metric configs, got {metrics!r}')
-        self.metrics: List[BaseMetric] = []
-        for i, metric in enumerate(metrics):
-            if isinstance(metric, dict):
-                metric = METRICS.build(metric)
-            if not isinstance(metric, BaseMetric):
-                raise TypeError(
-                    f'CorruptionMetric: `metrics[{i}]` must be a metric '
-                    f'config or a BaseMetric, got {type(metric).__name__}')
-            self.metrics.append(metric)
+        super().__init__(
+            metrics, [f'metrics[{i}]' for i in range(len(metrics))],
+            collect_device=collect_device,
+            prefix=prefix,
+            collect_dir=collect_dir)
         self.per_corruption = per_corruption
         self.per_severity = per_severity
-
-    @property
-    def dataset_meta(self) -> Optional[dict]:
-        """Meta info of the dataset, shared with the wrapped metrics."""
-        return self._dataset_meta
-
-    @dataset_meta.setter
-    def dataset_meta(self, dataset_meta: dict) -> None:
-        self._dataset_meta = dataset_meta
-        for metric in self.metrics:
-            metric.dataset_meta = dataset_meta
 
     def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
         """Store the group and each wrapped metric's result of each sample."""
@@ -93,38 +75,13 @@ class CorruptionMetric(BaseMetric):
                     'list them in the test pipeline: '
                     "dict(type='PackInputs', meta_keys=(..., 'corruption', "
                     "'severity'))")
-        per_metric = []
-        for metric in self.metrics:
-            start = len(metric.results)
-            metric.process(data_batch, data_samples)
-            per_metric.append(metric.results[start:])
-            del metric.results[start:]
-            if len(per_metric[-1]) != len(data_samples):
-                raise ValueError(
-                    f'CorruptionMetric: {type(metric).__name__}.process '
-                    f'stored {len(per_metric[-1])} results for '
-                    f'{len(data_samples)} samples; only metrics that store '
-                    'one result per sample can be split into groups')
+        per_metric = self.process_wrapped(data_batch, data_samples)
         for i, data_sample in enumerate(data_samples):
             self.results.append(
                 dict(
                     corruption=str(data_sample['corruption']),
                     severity=int(data_sample['severity']),
                     results=[results[i] for results in per_metric]))
-
-    def _group_metrics(self, items: List[list]) -> Dict[str, Any]:
-        """Wrapped metrics on one group (per sample, one result per metric)."""
-        out: Dict[str, Any] = {}
-        for i, metric in enumerate(self.metrics):
-            computed = metric.compute_metrics([item[i] for item in items])
-            for key, value in computed.items():
-                name = f'{metric.prefix}/{key}' if metric.prefix else key
-                if name in out:
-                    raise ValueError(
-                        f'CorruptionMetric: two wrapped metrics report '
-                        f'{name!r}; give one of them another `prefix`')
-                out[name] = value
-        return out
 
     @staticmethod
     def _mean(per_group: List[Dict[str, Any]], what: str) -> Dict[str, Any]:
@@ -159,7 +116,10 @@ class CorruptionMetric(BaseMetric):
         for res in results:
             groups.setdefault((res['corruption'], res['severity']),
                               []).append(res['results'])
-        per_group = {key: self._group_metrics(v) for key, v in groups.items()}
+        per_group = {
+            key: self.compute_wrapped([list(r) for r in zip(*items)])
+            for key, items in groups.items()
+        }
         corruptions = list(dict.fromkeys(c for c, _ in groups))
         severities = sorted({s for _, s in groups})
         print_log(

@@ -2,13 +2,16 @@
 import logging
 from typing import Dict, List, Optional, Sequence
 
+import numpy as np
 import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 from mmpretrain.registry import METRICS
+from torch import Tensor
 
 from ..functional import pairwise_disagreement, ratio_errors, top1_accuracy
-from .sample_checks import check_finite, mark_non_finite, single_label
+from .sample_checks import (batch_labels, check_finite, mark_non_finite,
+                            missing_prediction, read_field)
 
 
 @METRICS.register_module()
@@ -31,45 +34,69 @@ class EnsembleDiversityMetric(BaseMetric):
     default_prefix: Optional[str] = 'diversity'
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
-        """Store the ensemble and head predictions and the label."""
-        for data_sample in data_samples:
+        """Store per sample the label, the ensemble prediction and the head
+        predictions, an int64 numpy row ``(2 + M, )`` (``(2, )`` without
+        ``member_logits``); a sample with a non-finite field read gets a
+        dict marking it instead."""
+        labels = batch_labels(data_samples, 'EnsembleDiversityMetric')
+        marks = [{} for _ in data_samples]
+        preds = torch.empty(len(data_samples), dtype=torch.long)
+        index, scores = read_field(data_samples, 'pred_score', marks)
+        if index:
+            preds[index] = scores.flatten(1).max(dim=1).indices
+        for i, data_sample in enumerate(data_samples):
             if 'pred_score' in data_sample:
-                field = 'pred_score'
-                pred_label = torch.as_tensor(data_sample[field]).argmax()
-            elif 'pred_label' in data_sample:
-                field = 'pred_label'
-                pred_label = torch.as_tensor(data_sample[field]).reshape(-1)[0]
-            else:
-                raise KeyError('EnsembleDiversityMetric needs the '
-                               '`pred_score` of a classifier run with '
-                               "mode='predict'")
-            result = dict(
-                pred_label=pred_label.long().reshape(1).cpu(),
-                gt_label=single_label(data_sample, 'EnsembleDiversityMetric'))
-            if 'member_logits' in data_sample:
-                result['head_preds'] = torch.as_tensor(
-                    data_sample['member_logits']).argmax(dim=1).long().cpu()
-            self.results.append(
-                mark_non_finite(result, data_sample, (field, 'member_logits')))
+                continue
+            if 'pred_label' not in data_sample:
+                raise missing_prediction('EnsembleDiversityMetric')
+            pred_label = torch.as_tensor(data_sample['pred_label'])
+            preds[i] = int(pred_label.reshape(-1)[0].long())
+            mark_non_finite(marks[i], data_sample, ('pred_label', ))
+        rows = torch.stack([torch.tensor(labels), preds], 1)
+        index, logits = read_field(data_samples, 'member_logits', marks)
+        if index:
+            heads = logits.max(dim=-1).indices.reshape(len(index), -1)
+            if len(index) == len(data_samples):
+                rows = torch.cat([rows, heads], 1)
+            else:  # the error is raised in compute_metrics
+                rows = list(rows)
+                for i, head in zip(index, heads):
+                    rows[i] = torch.cat([rows[i], head])
+                rows = [row.numpy() for row in rows]
+        # one array per sample: mmengine's _to_cpu walks every object
+        self.results.extend(
+            mark or row
+            for mark, row in zip(marks, rows if isinstance(rows, list) else
+                                 rows.numpy()))
+
+    @staticmethod
+    def stack(results: List[dict]) -> Dict[str, Tensor]:
+        """The int64 ``head_preds`` ``(N, M)``, ``pred_label`` and
+        ``gt_label`` ``(N, )`` of results that all have head predictions."""
+        values = torch.from_numpy(np.stack(results))
+        return dict(
+            head_preds=values[:, 2:].contiguous(),
+            pred_label=values[:, 1].contiguous(),
+            gt_label=values[:, 0].contiguous())
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         """Compute the keys on the results gathered from all ranks."""
         check_finite(results, 'EnsembleDiversityMetric')
-        with_heads = sum('head_preds' in res for res in results)
+        with_heads = sum(len(res) > 2 for res in results)
         if 0 < with_heads < len(results):
             raise ValueError(
                 f'EnsembleDiversityMetric: `member_logits` is on {with_heads} '
                 f'of {len(results)} samples; every sample must carry it')
-        if not with_heads or results[0]['head_preds'].numel() < 2:
+        if not with_heads or len(results[0]) < 4:
             print_log(
-                'EnsembleDiversityMetric: no `member_logits` or a single head; '
-                'no diversity keys are reported.',
+                'EnsembleDiversityMetric: no `member_logits` or a single '
+                'head; no diversity keys are reported.',
                 logger='current',
                 level=logging.INFO)
             return {}
-        head_preds = torch.stack([res['head_preds'] for res in results])
-        labels = torch.cat([res['gt_label'] for res in results])
-        pred_labels = torch.cat([res['pred_label'] for res in results])
+        stacked = self.stack(results)
+        head_preds, labels = stacked['head_preds'], stacked['gt_label']
+        pred_labels = stacked['pred_label']
         head_top1 = [top1_accuracy(pred, labels) for pred in head_preds.T]
         metrics = {f'head{i}_top1': acc for i, acc in enumerate(head_top1)}
         metrics['ensemble_gain'] = top1_accuracy(

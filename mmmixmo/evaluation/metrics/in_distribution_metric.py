@@ -1,12 +1,14 @@
 """InDistributionMetric: a metric on the in-distribution samples only."""
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Sequence, Union
 
 from mmengine.evaluator import BaseMetric
 from mmpretrain.registry import METRICS
 
+from .wrapper_metric import WrapperMetric
+
 
 @METRICS.register_module()
-class InDistributionMetric(BaseMetric):
+class InDistributionMetric(WrapperMetric):
     """Run a metric on the samples whose ``is_ood`` is not True.
 
     For the test sets of :class:`~mmmixmo.datasets.OODDataset`: accuracy and
@@ -26,45 +28,24 @@ class InDistributionMetric(BaseMetric):
     """
 
     def __init__(self, metric: Union[dict, BaseMetric]) -> None:
-        if isinstance(metric, dict):
-            metric = METRICS.build(metric)
-        if not isinstance(metric, BaseMetric):
-            raise TypeError('InDistributionMetric: `metric` must be a metric '
-                            f'config or a BaseMetric, got '
-                            f'{type(metric).__name__}')
-        super().__init__(
-            collect_device=metric.collect_device,
-            prefix=metric.prefix,
-            collect_dir=metric.collect_dir)
-        self.metric = metric
+        super().__init__([metric], ['metric'])
+        self.collect_device = self.metric.collect_device
+        self.prefix = self.metric.prefix
+        self.collect_dir = self.metric.collect_dir
 
     @property
-    def dataset_meta(self) -> Optional[dict]:
-        """Meta info of the dataset, shared with the wrapped metric."""
-        return self._dataset_meta
-
-    @dataset_meta.setter
-    def dataset_meta(self, dataset_meta: dict) -> None:
-        self._dataset_meta = dataset_meta
-        self.metric.dataset_meta = dataset_meta
+    def metric(self) -> BaseMetric:
+        """The wrapped metric."""
+        return self.metrics[0]
 
     def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
         """Store the wrapped metric's result of each in-distribution sample
         and a placeholder for each OOD one."""
         is_ood = [bool(s.get('is_ood', False)) for s in data_samples]
-        in_dist = [s for s, ood in zip(data_samples, is_ood) if not ood]
-        start = len(self.metric.results)
-        if in_dist:
-            self.metric.process(data_batch, in_dist)
-        results = self.metric.results[start:]
-        del self.metric.results[start:]
-        if len(results) != len(in_dist):
-            raise ValueError(
-                f'InDistributionMetric: {type(self.metric).__name__}.process '
-                f'stored {len(results)} results for {len(in_dist)} samples; '
-                'only metrics that store one result per sample can be '
-                'wrapped')
-        results = iter(results)
+        results = iter(
+            self.process_wrapped(
+                data_batch,
+                [s for s, ood in zip(data_samples, is_ood) if not ood])[0])
         for ood in is_ood:
             self.results.append(
                 dict(is_ood=ood, result=None if ood else next(results)))

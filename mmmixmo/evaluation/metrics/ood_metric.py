@@ -9,7 +9,9 @@ from mmpretrain.registry import METRICS
 
 from ..functional import (UNCERTAINTY_SCORES, auroc, average_precision,
                           fpr_at_tpr, ood_logits, uncertainty_scores)
-from .sample_checks import check_finite, mark_non_finite
+from .sample_checks import (check_finite, mark_non_finite,
+                            mark_non_finite_rows, missing_prediction,
+                            read_field, stack_field)
 
 #: The scores that not every model has, and what they need.
 _NEEDS = (
@@ -75,8 +77,8 @@ class OODMetric(BaseMetric):
         self.scores = scores
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
-        """Store ``is_ood`` and the uncertainty scores of each sample."""
-        probs, member_probs, logits, fields = [], [], [], []
+        """Store ``is_ood`` and the uncertainty scores (floats) of each
+        sample."""
         for data_sample in data_samples:
             if 'is_ood' not in data_sample:
                 raise KeyError(
@@ -84,37 +86,51 @@ class OODMetric(BaseMetric):
                     "set must be an OODDataset: dataset=dict(type="
                     "'OODDataset', in_dist=..., ood=...)")
             if 'pred_score' not in data_sample:
-                raise KeyError("OODMetric needs the `pred_score` of a "
-                               "classifier run with mode='predict'")
-            probs.append(torch.as_tensor(data_sample['pred_score']).detach())
-            heads = ensemble = None
-            if 'member_logits' in data_sample:
-                fields.append(('pred_score', 'member_logits', 'temperature'))
-                heads = torch.as_tensor(data_sample['member_logits']).detach()
-                if heads.dim() == 2 and heads.size(0) >= 2:
-                    member_probs.append(heads.double().softmax(-1))
-            else:
-                fields.append(('pred_score', 'ensemble_logits'))
-                if 'ensemble_logits' in data_sample:
-                    ensemble = torch.as_tensor(data_sample['ensemble_logits'])
-            sample_logits = ood_logits(
-                heads, ensemble, float(data_sample.get('temperature', 1.0)))
-            if sample_logits is not None:
-                logits.append(sample_logits)
-        if not probs:
+                raise missing_prediction('OODMetric')
+        if not data_samples:
             return
-        for name, values, needs in (
-            ('`member_logits` (M >= 2)', member_probs, 'it'),
-            ('`member_logits` or `ensemble_logits`', logits, 'one'),
+        heads = [i for i, s in enumerate(data_samples) if 'member_logits' in s]
+        ensemble = [
+            i for i, s in enumerate(data_samples)
+            if 'member_logits' not in s and 'ensemble_logits' in s
+        ]
+        multi = [
+            i for i in heads
+            if torch.as_tensor(data_samples[i]['member_logits']).dim() == 2
+            and len(data_samples[i]['member_logits']) >= 2
+        ]
+        for name, count, needs in (
+            ('`member_logits` (M >= 2)', len(multi), 'it'),
+            ('`member_logits` or `ensemble_logits`',
+             len(heads) + len(ensemble), 'one'),
         ):
-            if 0 < len(values) < len(probs):
+            if 0 < count < len(data_samples):
                 raise ValueError(
-                    f'OODMetric: {name} is on {len(values)} of {len(probs)} '
+                    f'OODMetric: {name} is on {count} of {len(data_samples)} '
                     f'samples; every sample must carry {needs} or none')
-        scores = uncertainty_scores(
-            torch.stack(probs).cpu(),
-            torch.stack(member_probs).cpu() if member_probs else None,
-            torch.stack(logits).cpu() if logits else None)
+        results = [dict(is_ood=bool(s['is_ood'])) for s in data_samples]
+        _, probs = read_field(data_samples, 'pred_score', results)
+        logits = torch.empty(probs.shape, dtype=torch.float64)
+        member_probs = None
+        _, member_logits = read_field(data_samples, 'member_logits', results)
+        if heads:
+            for i in heads:
+                mark_non_finite(results[i], data_samples[i], ('temperature', ))
+            temperatures = torch.tensor([
+                float(data_samples[i].get('temperature', 1.0)) for i in heads
+            ], dtype=torch.float64)
+            logits[heads] = ood_logits(member_logits, None,
+                                       temperatures[:, None])
+            if multi:
+                member_probs = member_logits.double().softmax(-1)
+        if ensemble:
+            values = stack_field([data_samples[i] for i in ensemble],
+                                 'ensemble_logits')
+            mark_non_finite_rows(results, 'ensemble_logits', values, ensemble)
+            logits[ensemble] = ood_logits(None, values)
+        with_logits = heads or ensemble
+        scores = uncertainty_scores(probs, member_probs,
+                                    logits if with_logits else None)
         names = self.scores or tuple(scores)
         missing = [name for name in names if name not in scores]
         if missing:
@@ -123,12 +139,9 @@ class OODMetric(BaseMetric):
                 f'need {need}' for group, need in _NEEDS
                 if set(missing) & set(group)) + '; the samples have none')
         values = torch.stack([scores[name] for name in names], 1).tolist()
-        for data_sample, row, read in zip(data_samples, values, fields):
-            self.results.append(
-                mark_non_finite(
-                    dict(
-                        is_ood=bool(data_sample['is_ood']),
-                        scores=dict(zip(names, row))), data_sample, read))
+        for result, row in zip(results, values):
+            result['scores'] = dict(zip(names, row))
+        self.results.extend(results)
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         """Compute the keys on the results gathered from all ranks."""

@@ -9,7 +9,8 @@ from mmpretrain.registry import METRICS
 
 from ..functional import (accuracy_at_coverage, aurc, auroc,
                           average_precision)
-from .sample_checks import check_finite, mark_non_finite, single_label
+from .sample_checks import (batch_labels, check_finite, missing_prediction,
+                            read_field)
 
 
 def coverage_key(coverage: float) -> str:
@@ -64,21 +65,20 @@ class SelectivePredictionMetric(BaseMetric):
         self.coverages = tuple(float(c) for c in coverages)
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
-        """Store the confidence and the correctness of each sample."""
-        for data_sample in data_samples:
-            if 'pred_score' not in data_sample:
-                raise KeyError('SelectivePredictionMetric needs the '
-                               '`pred_score` of a classifier run with '
-                               "mode='predict'")
-            score = torch.as_tensor(data_sample['pred_score']).detach()
-            label = single_label(data_sample, 'SelectivePredictionMetric')
-            confidence, prediction = score.reshape(-1).max(dim=0)
-            self.results.append(
-                mark_non_finite(
-                    dict(
-                        confidence=float(confidence),
-                        correct=int(prediction) == int(label)), data_sample,
-                    ('pred_score', )))
+        """Store the confidence (float) and the correctness (bool) of each
+        sample."""
+        if not data_samples:
+            return
+        if any('pred_score' not in s for s in data_samples):
+            raise missing_prediction('SelectivePredictionMetric')
+        labels = batch_labels(data_samples, 'SelectivePredictionMetric')
+        results = [{} for _ in data_samples]
+        _, scores = read_field(data_samples, 'pred_score', results)
+        confidence, prediction = scores.flatten(1).max(dim=1)
+        for result, conf, pred, label in zip(results, confidence.tolist(),
+                                             prediction.tolist(), labels):
+            result.update(confidence=conf, correct=pred == label)
+        self.results.extend(results)
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         """Compute the keys on the results gathered from all ranks."""

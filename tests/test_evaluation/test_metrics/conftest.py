@@ -40,7 +40,8 @@ def _make_samples(labels, member_logits=None, probs=None) -> List[DataSample]:
         sample = DataSample().set_gt_label(int(label))
         if member_logits is not None:
             sample.set_field(member_logits[i].float(), 'member_logits')
-            sample.set_field(member_logits[i].float().mean(0), 'ensemble_logits')
+            sample.set_field(member_logits[i].float().mean(0),
+                             'ensemble_logits')
             sample.set_pred_score(member_logits[i].float().mean(0).softmax(0))
         else:
             sample.set_pred_score(probs[i].float())

@@ -1,8 +1,10 @@
 """CalibrationMetric in an mmengine Evaluator, against hand values."""
 import logging
 import math
+import pickle
 from unittest import mock
 
+import numpy as np
 import pytest
 import torch
 from mmengine.evaluator import Evaluator
@@ -18,7 +20,7 @@ def _evaluate(metric, samples):
 
 
 def test_in_evaluator_with_member_logits(member_logits, head_labels,
-                                       make_samples):
+                                         make_samples):
     evaluator = Evaluator([METRICS.build(dict(type='CalibrationMetric'))])
     samples = make_samples(head_labels, member_logits)
     evaluator.process(samples[:4])
@@ -63,8 +65,8 @@ def test_logits_source(member_logits, head_labels, make_samples):
     out = _evaluate(CalibrationMetric(), make_samples(head_labels,
                                                       probs=probs))
     assert out == pytest.approx(ref, rel=1e-5, abs=1e-6)
-    # ensemble_logits if present, else log(pred_score); stored per sample,
-    # on the CPU.
+    # ensemble_logits if present, else log(pred_score); stored per sample
+    # as float32 numpy arrays (small to gather), the label as an int.
     sample = make_samples([0], member_logits[1:2])[0].to_dict()
     metric = CalibrationMetric()
     metric.process(None, [sample])
@@ -73,11 +75,13 @@ def test_logits_source(member_logits, head_labels, make_samples):
     metric.process(None, [sample])
     assert [r['logits'].tolist() for r in metric.results[:2]
             ] == [[0.0, 1.5, 0.5], [1.0, 1.0, 1.0]]
-    torch.testing.assert_close(metric.results[2]['logits'],
-                               sample['pred_score'].double().log())
-    assert all(r['logits'].dtype == torch.float64 and r['logits'].device.type
-               == 'cpu' and r['gt_label'].tolist() == [0]
-               for r in metric.results)
+    torch.testing.assert_close(
+        torch.from_numpy(metric.results[2]['logits']),
+        sample['pred_score'].double().log().float())
+    assert all(
+        isinstance(r['logits'], np.ndarray) and r['logits'].dtype == np.float32
+        and r['logits'].shape == (3, ) and r['gt_label'] == 0
+        for r in metric.results)
 
 
 def test_perfect_and_over_confident(make_samples):
@@ -265,3 +269,36 @@ def test_fields_not_read_and_zeros_pass(member_logits, head_labels,
         CalibrationMetric(),
         make_samples([0, 1], probs=torch.tensor([[1., 0.], [.5, .5]])))
     assert out['calibration/nll'] == pytest.approx(math.log(2) / 2)
+
+
+def test_large_random_set_equals_the_float64_functions():
+    # 1,000 samples of 50 classes as the MixMo head writes them (float64
+    # ensemble_logits, views of a batch), ties included; the metric keeps
+    # float32 rows: the scores are those of float64 logits to 1e-6
+    from mmmixmo.evaluation.functional import (calibration_scores,
+                                               two_fold_temperature_scaling)
+    from mmpretrain.structures import DataSample
+    gen = torch.Generator().manual_seed(0)
+    logits = 4 * torch.randn(1000, 50, generator=gen, dtype=torch.float64)
+    logits[500:510] = logits[3]
+    logits[::7, 1] = logits[::7, 0]
+    labels = torch.randint(50, (1000, ), generator=gen)
+    samples = []
+    for row, label in zip(logits, labels):
+        sample = DataSample().set_gt_label(int(label))
+        sample.set_pred_score(row.softmax(0).float())
+        sample.set_field(row, 'ensemble_logits')
+        samples.append(sample)
+    metric = CalibrationMetric()
+    evaluator = Evaluator([metric])
+    for start in range(0, 1000, 64):
+        evaluator.process(samples[start:start + 64])
+    # per sample: a float32 row and an int (what the ranks gather)
+    assert all(r['logits'].dtype == np.float32 and type(r['gt_label']) is int
+               for r in metric.results)
+    assert len(pickle.dumps(metric.results)) < 1000 * (50 * 4 + 300)
+    out = evaluator.evaluate(1000)
+    ref = calibration_scores(logits, labels)
+    ref.update(two_fold_temperature_scaling(logits, labels))
+    assert out == pytest.approx(
+        {f'calibration/{k}': v for k, v in ref.items()}, abs=1e-6, rel=0)

@@ -88,3 +88,16 @@ def test_user_mistakes():
         ConformalMetric().process(None, [
             dict(sample, pred_set=SETS[0], gt_label=torch.tensor([0, 1]))
         ])
+
+
+def test_results_are_small():
+    # the size of each set and whether it holds the label, not the set
+    metric = ConformalMetric()
+    metric.process(None, [s.to_dict() for s in _samples()])
+    assert metric.results == [
+        dict(size=1, covered=True), dict(size=2, covered=False),
+        dict(size=0, covered=False), dict(size=3, covered=True),
+        dict(size=1, covered=False), dict(size=4, covered=True)
+    ]
+    metric.process(None, [])
+    assert len(metric.results) == 6

@@ -3,6 +3,7 @@ import logging
 import math
 from unittest import mock
 
+import numpy as np
 import pytest
 import torch
 from mmengine.evaluator import Evaluator
@@ -88,7 +89,7 @@ def test_single_output_model_has_no_keys(member_logits, head_labels,
 def test_ratio_errors_absent_when_undefined(make_samples):
     # Heads never wrong together: N00 = 0 -> key absent, warning logged.
     member_logits = torch.tensor([[[1., 0.], [0., 1.]], [[0., 1.], [1., 0.]],
-                                [[1., 0.], [1., 0.]]])
+                                  [[1., 0.], [1., 0.]]])
     with mock.patch(
             'mmmixmo.evaluation.metrics.ensemble_diversity_metric.print_log'
     ) as log:
@@ -99,15 +100,21 @@ def test_ratio_errors_absent_when_undefined(make_samples):
     assert log.call_args.kwargs['level'] == logging.WARNING
 
 
-def test_results_are_per_sample_cpu(member_logits, head_labels, make_samples):
+def test_results_are_small_per_sample(member_logits, head_labels,
+                                      make_samples):
+    # only the label and argmax indices, one int64 array: what ranks gather
     metric = EnsembleDiversityMetric()
     metric.process(None, [
         s.to_dict() for s in make_samples(head_labels, member_logits)])
     assert len(metric.results) == 6
-    assert metric.results[1]['head_preds'].tolist() == [1, 2]
-    assert metric.results[1]['pred_label'].tolist() == [1]
-    assert metric.results[1]['gt_label'].tolist() == [1]
-    assert all(r['head_preds'].device.type == 'cpu' for r in metric.results)
+    assert metric.results[1].tolist() == [1, 1, 1, 2]
+    assert all(
+        type(r) is np.ndarray and r.dtype == np.int64 and r.shape == (4, )
+        for r in metric.results)
+    stacked = EnsembleDiversityMetric.stack(metric.results)
+    assert stacked['head_preds'].shape == (6, 2)
+    assert stacked['pred_label'].tolist() == [0, 1, 2, 0, 2, 0]
+    assert stacked['gt_label'].tolist() == head_labels
 
 
 def test_user_mistakes(member_logits, make_samples):

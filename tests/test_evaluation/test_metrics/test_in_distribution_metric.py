@@ -130,8 +130,8 @@ def test_two_ranks_equal_one_pass(make_samples, member_logits, head_labels,
         assert ref['accuracy/top1'] == pytest.approx(400 / 6)
 
 
-def test_samples_without_is_ood_are_in_distribution(make_samples, member_logits,
-                                                    head_labels):
+def test_samples_without_is_ood_are_in_distribution(
+        make_samples, member_logits, head_labels):
     samples = make_samples(head_labels, member_logits)
     assert _run([InDistributionMetric(dict(type='CalibrationMetric'))],
                 samples) == _run([CalibrationMetric()], samples)

@@ -135,7 +135,7 @@ def test_ensemble_and_single_head(make_samples):
     # with a single head (M = 1) only the vanilla scores exist.
     is_ood = torch.tensor([False, True, False, True])
     member_logits = torch.tensor([[[3., 0.], [2., 0.]], [[1., 0.], [0., 1.]],
-                                [[0., 2.], [0., 3.]], [[0., 1.], [1., 0.]]])
+                                  [[0., 2.], [0., 3.]], [[0., 1.], [1., 0.]]])
     out = _evaluate(OODMetric(scores=('disagreement', 'max_prob')),
                     _samples(make_samples, is_ood, member_logits))
     assert list(out) == [f'ood/{name}/{key}'

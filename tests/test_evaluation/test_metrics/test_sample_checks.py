@@ -5,9 +5,18 @@ import numpy as np
 import pytest
 import torch
 
-from mmmixmo.evaluation.metrics.sample_checks import (check_finite,
+from mmmixmo.evaluation.metrics import (CalibrationMetric, ConformalMetric,
+                                        CorruptionMetric,
+                                        EnsembleDiversityMetric,
+                                        InDistributionMetric, OODMetric,
+                                        SelectivePredictionMetric)
+from mmmixmo.evaluation.metrics.sample_checks import (batch_labels,
+                                                      check_finite,
                                                       mark_non_finite,
+                                                      missing_prediction,
+                                                      read_field,
                                                       single_label)
+from mmmixmo.evaluation.metrics.wrapper_metric import WrapperMetric
 
 FIELDS = ('pred_score', 'member_logits')
 
@@ -58,3 +67,56 @@ def test_single_label():
         torch.int64
     with pytest.raises(ValueError, match='^M is single-label.* got 2 values'):
         single_label(dict(gt_label=torch.tensor([0, 1])), 'M')
+
+
+def test_read_field_marks_rows():
+    samples = [
+        dict(member_logits=torch.tensor([[1.0, 2.0], [3.0, 4.0]])),
+        dict(),
+        # finite, but its sum overflows: checked element-wise, not marked
+        dict(member_logits=torch.tensor([[3e38, 3e38], [0.0, 0.0]])),
+        dict(member_logits=torch.tensor([[0.0, -math.inf], [0.0, 0.0]])),
+    ]
+    results = [dict(), dict(), dict(), dict(non_finite=('pred_score', ))]
+    index, values = read_field(samples, 'member_logits', results)
+    assert index == [0, 2, 3] and values.shape == (3, 2, 2)
+    assert values.untyped_storage().data_ptr() != \
+        samples[0]['member_logits'].untyped_storage().data_ptr()
+    assert results == [{}, {}, {},
+                       dict(non_finite=('pred_score', 'member_logits'))]
+    assert read_field(samples, 'pred_score', results) == ([], None)
+
+
+def test_batch_labels():
+    samples = [dict(gt_label=torch.tensor([2])), dict(gt_label=np.array(1)),
+               dict(gt_label=3)]
+    assert batch_labels(samples, 'M') == [2, 1, 3]
+    with pytest.raises(ValueError, match='^M is single-label.* got 0 values'):
+        batch_labels(samples + [dict(gt_label=torch.tensor([]))], 'M')
+
+
+@pytest.mark.parametrize('metric', [
+    CalibrationMetric, EnsembleDiversityMetric, SelectivePredictionMetric,
+    lambda: OODMetric(scores='max_prob')
+])
+def test_one_message_without_predictions(metric):
+    # one helper writes it for every metric
+    metric = metric()
+    name = type(metric).__name__
+    assert str(missing_prediction(name)) == str(
+        KeyError(f"{name} needs the `pred_score` of a classifier run with "
+                 "mode='predict'"))
+    with pytest.raises(KeyError) as error:
+        metric.process(None, [dict(gt_label=torch.tensor([0]), is_ood=False)])
+    assert str(error.value) == str(missing_prediction(name))
+
+
+def test_wrappers_share_one_base():
+    for wrapper in (InDistributionMetric(dict(type='Accuracy')),
+                    CorruptionMetric([dict(type='Accuracy'),
+                                      dict(type='ConformalMetric')])):
+        assert isinstance(wrapper, WrapperMetric)
+        wrapper.dataset_meta = dict(classes=('a', 'b'))
+        assert all(m.dataset_meta == dict(classes=('a', 'b'))
+                   for m in wrapper.metrics)
+    assert isinstance(wrapper.metrics[1], ConformalMetric)

@@ -1,0 +1,128 @@
+"""Time and peak extra memory of a config's evaluator on synthetic predictions.
+
+One CPU thread. Rows: each metric of ``val_evaluator`` alone, the whole
+evaluator and, with ``--tace``, the two TACE functions on the float64
+``pred_score``. Every (row, N) runs in a fresh process (Linux): the peak
+extra memory is the peak resident size above the one after the warm-up
+(:mod:`mmmixmo.evaluation.benchmark`); "gathered" is the pickled size of the
+per-sample results a rank sends. The predictions are those of
+:func:`~mmmixmo.evaluation.benchmark.synthetic_batches`.
+
+Usage: python tools/analysis_tools/benchmark_evaluation.py [CONFIG]
+    [--sizes 10000 50000] [--num-classes 1000] [--num-members 2]
+    [--seed 0] [--batch-size 64] [--tace]
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+from typing import List, Optional, Tuple
+
+import torch
+
+from mmmixmo.evaluation.benchmark import (TACE_FUNCTIONS, measure_evaluator,
+                                          measure_tace)
+from mmmixmo.utils.benchmark import (format_table, hardware_line,
+                                     load_config, positive_int)
+
+CONFIG = osp.join(
+    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs',
+    'mixmo', 'cut-mixmo_resnet50_8xb64-b2_in1k.py')
+COLUMNS = ('row', 'N x K', 'process s', 'compute s', 'total s', 'CPU s',
+           'peak extra MiB', 'gathered MiB')
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config', nargs='?', default=CONFIG,
+                        help='its val_evaluator is measured (default: '
+                        'configs/mixmo/cut-mixmo_resnet50_8xb64-b2_in1k.py)')
+    parser.add_argument('--sizes', type=positive_int, nargs='+',
+                        default=[10000, 50000], help='numbers of samples N')
+    parser.add_argument('--num-classes', type=positive_int, default=1000)
+    parser.add_argument('--num-members', type=positive_int, default=2)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--batch-size', type=positive_int, default=64)
+    parser.add_argument('--tace', action='store_true',
+                        help='also time the two TACE functions alone')
+    parser.add_argument('--child', nargs=2, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def row_names(metrics: List[dict], tace: bool) -> List[Tuple[str, str]]:
+    """(id, label) of the rows: the metrics, the evaluator, the TACEs."""
+    rows = [(str(i), metric['type']) for i, metric in enumerate(metrics)]
+    rows.append(('evaluator', 'evaluator'))
+    return rows + [(name, name) for name in TACE_FUNCTIONS if tace]
+
+
+def child(args: argparse.Namespace) -> dict:
+    """The measurement of one (row, N), in this process."""
+    torch.set_num_threads(1)
+    row, num = args.child[0], int(args.child[1])
+    sizes = (num, args.num_classes, args.num_members, args.seed)
+    if row in TACE_FUNCTIONS:
+        return measure_tace(row, *sizes)
+    metrics = list(load_config(args.config).val_evaluator)
+    if row != 'evaluator':
+        metrics = [metrics[int(row)]]
+    return measure_evaluator(metrics, *sizes, batch_size=args.batch_size)
+
+
+def total(res: dict) -> float:
+    """Process + compute seconds of a row."""
+    return res.get('process', 0.0) + res['compute']
+
+
+def main(argv: Optional[List[str]] = None) -> List[dict]:
+    args = parse_args(argv)
+    if args.child:
+        print(json.dumps(child(args), default=float))
+        return []
+    torch.set_num_threads(1)
+    print(hardware_line(torch.device('cpu')))
+    metrics = list(load_config(args.config).val_evaluator)
+    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
+    table, results = [], []
+    for num in args.sizes:
+        for row, label in row_names(metrics, args.tace):
+            cmd = [sys.executable, __file__, args.config, '--child', row,
+                   str(num), '--num-classes', str(args.num_classes),
+                   '--num-members', str(args.num_members), '--seed',
+                   str(args.seed), '--batch-size', str(args.batch_size)]
+            out = subprocess.run(cmd, env=env, check=True,
+                                 capture_output=True, text=True).stdout
+            res = dict(json.loads(out.strip().splitlines()[-1]), row=label,
+                       num=num)
+            results.append(res)
+            process = res.get('process')
+            table.append((
+                label, f'{num} x {args.num_classes}',
+                '-' if process is None else f'{process:.2f}',
+                f'{res["compute"]:.2f}',
+                f'{total(res):.2f}', f'{res["cpu"]:.2f}',
+                f'{res["peak_mib"]:.0f}',
+                '-' if process is None else f'{res["gathered_mib"]:.1f}'))
+    print(format_table(COLUMNS, table))
+    for num in args.sizes:
+        by_row = {res['row']: res for res in results if res['num'] == num}
+        if 'Accuracy' in by_row:
+            acc, full = by_row['Accuracy'], by_row['evaluator']
+            print(f'evaluator / Accuracy at N = {num}: time '
+                  f'{total(full) / total(acc):.2f} x (CPU '
+                  f'{full["cpu"] / acc["cpu"]:.2f} x), peak extra memory '
+                  f'{full["peak_mib"] / acc["peak_mib"]:.2f} x')
+    for res in results:
+        if res['row'] == 'evaluator':
+            print(f'values at N = {res["num"]}: '
+                  f'{json.dumps(res["metrics"], sort_keys=True)}')
+        elif res['row'] in TACE_FUNCTIONS:
+            print(f'{res["row"]} at N = {res["num"]}: {res["above"]:.1f} % '
+                  'of the probabilities above 1e-3')
+    return results
+
+
+if __name__ == '__main__':
+    main()
