@@ -7,13 +7,11 @@ writes OUT.py (the config with ``model.calibration``) and OUT.pth (the
 weights, ``meta['calibration']``); test and deploy with both.
 """
 import argparse
-import os
 import os.path as osp
 from typing import List, Optional
 
-from mmengine.config import DictAction
-
 from mmmixmo.apis import calibrate_checkpoint
+from mmmixmo.apis.tool_args import add_cfg_options, add_device
 from mmmixmo.evaluation.functional.conformal import CONFORMAL_SCORES
 
 
@@ -40,8 +38,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         '(default 1)')
     parser.add_argument('--lam', type=float, default=0.01,
                         help='RAPS: the penalty per rank (default 0.01)')
-    parser.add_argument('--device', default='cpu')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    add_device(parser)
+    add_cfg_options(parser)
     args = parser.parse_args(argv)
     if not 0 < args.alpha < 1:
         parser.error(f'--alpha must be in (0, 1), got {args.alpha}')
@@ -57,7 +55,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[List[str]] = None) -> dict:
     args = parse_args(argv)
-    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     result = calibrate_checkpoint(
         args.config, args.checkpoint, args.out, args.cfg_options,
         args.device, temperature=not args.no_temperature,

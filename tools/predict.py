@@ -20,27 +20,26 @@ cell in the CSV); the JSON has lists.
 """
 import argparse
 import contextlib
-import csv
 import json
 import os
 import os.path as osp
 import sys
 from typing import Dict, List, Optional
 
-from mmengine.utils import ProgressBar, scandir
+from mmengine.utils import ProgressBar
 
 from mmmixmo.apis import load_predictor, predict_files
+from mmmixmo.apis.prediction_report import (SET_SEPARATOR, records_table,
+                                            write_records_csv)
+from mmmixmo.apis.predictor import collect_images
+from mmmixmo.apis.tool_args import add_device
 from mmmixmo.evaluation.functional.uncertainty import UNCERTAINTY_SCORES
 from mmmixmo.utils import CheckpointMismatchError
 
-IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif',
-                  '.tiff', '.webp')
 #: a progress bar for more images than this
 PROGRESS_MIN = 4
 #: the exit code when some files could not be read
 EXIT_UNREADABLE = 3
-#: joins the classes of a conformal set in the table and the CSV
-SET_SEPARATOR = '|'
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -63,7 +62,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         ', '.join(UNCERTAINTY_SCORES) + ') is above the threshold; repeat '
         'for several')
     parser.add_argument('--batch-size', type=int, default=16)
-    parser.add_argument('--device', default='cpu')
+    add_device(parser)
     parser.add_argument(
         '--partial-load', action='store_true',
         help='load only the checkpoint keys that fit the config (a warning '
@@ -102,36 +101,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return args
 
 
-def collect_images(inputs: List[str]) -> List[str]:
-    """The image paths of files, folders (recursive, sorted) and lists."""
-    images = []
-    for item in inputs:
-        if osp.isdir(item):
-            found = sorted(
-                osp.join(item, name) for name in scandir(
-                    item, IMG_EXTENSIONS, recursive=True,
-                    case_sensitive=False))
-            if not found:
-                raise ValueError(f'INPUTS: no image in the folder {item}')
-            images += found
-        elif item.endswith('.txt') and osp.isfile(item):
-            with open(item) as file:
-                lines = [line.strip() for line in file]
-            listed = [
-                osp.join(osp.dirname(item), line) for line in lines if line
-            ]
-            missing = [path for path in listed if not osp.isfile(path)]
-            if missing:
-                raise ValueError(f'INPUTS: {item} lists missing files: '
-                                 f'{", ".join(missing[:3])}')
-            images += listed
-        elif osp.isfile(item):
-            images.append(item)
-        else:
-            raise ValueError(f'INPUTS: no such file or folder: {item}')
-    return images
-
-
 def flag(record: dict, thresholds: Dict[str, float]) -> List[str]:
     """The names of the scores above their threshold."""
     missing = [name for name in thresholds if name not in record[
@@ -146,57 +115,6 @@ def flag(record: dict, thresholds: Dict[str, float]) -> List[str]:
         name for name, threshold in thresholds.items()
         if record['uncertainty'][name] > threshold
     ]
-
-
-def set_cell(record: dict) -> str:
-    """The conformal set's classes (else indices) joined, ``-`` if empty."""
-    classes = record.get('pred_set_classes', record.get('pred_set'))
-    return SET_SEPARATOR.join(map(str, classes)) or '-'
-
-
-def format_table(records: List[dict]) -> str:
-    """One line per image: file, class, prob, set, members, scores, flag."""
-    scores = [name for name in UNCERTAINTY_SCORES
-              if any(name in r['uncertainty'] for r in records)]
-    sets = any('pred_set' in r for r in records)
-    members = any('member_labels' in r for r in records)
-    header = (['file', 'class', 'prob'] + ['set'] * sets +
-              ['members'] * members + scores + ['flag'])
-    rows = []
-    for r in records:
-        row = [r['file'], str(r.get('pred_class', r['pred_label'])),
-               f'{r["pred_score"]:.4f}']
-        if sets:
-            row.append(set_cell(r))
-        if members:
-            row.append(' '.join(
-                map(str, r.get('member_classes', r.get('member_labels',
-                                                       [])))))
-        row += [f'{r["uncertainty"][name]:.4f}' for name in scores]
-        rows.append(row + [' '.join(r['flagged'])])
-    widths = [max(map(len, column)) for column in zip(header, *rows)]
-    return '\n'.join('  '.join(cell.ljust(width)
-                               for cell, width in zip(row, widths)).rstrip()
-                     for row in [header] + rows)
-
-
-def write_csv(records: List[dict], path: str) -> None:
-    """One row per image; members space-separated, sets joined by
-    :data:`SET_SEPARATOR`; empty cells if absent."""
-    fields = ['file', 'pred_label', 'pred_class', 'pred_score', 'pred_set',
-              'pred_set_classes', 'member_labels', 'member_classes',
-              *UNCERTAINTY_SCORES, 'flagged']
-    with open(path, 'w', newline='') as file:
-        writer = csv.DictWriter(file, fields)
-        writer.writeheader()
-        for r in records:
-            row = dict(r, **r['uncertainty'])
-            row.pop('uncertainty')
-            for key in ('member_labels', 'member_classes', 'flagged'):
-                row[key] = ' '.join(map(str, r.get(key, [])))
-            for key in ('pred_set', 'pred_set_classes'):
-                row[key] = SET_SEPARATOR.join(map(str, r.get(key, [])))
-            writer.writerow(row)
 
 
 def main(argv: Optional[List[str]] = None) -> List[dict]:
@@ -224,11 +142,10 @@ def main(argv: Optional[List[str]] = None) -> List[dict]:
         records += predicted
         failures += failed
         if bar is not None:
-            for _ in paths:
-                bar.update()
+            bar.update(len(paths))
     if bar is not None:
         sys.stderr.write('\n')
-    print(format_table(records))
+    print(records_table(records))
     if args.thresholds:
         print(f'flagged: {sum(bool(r["flagged"]) for r in records)} of '
               f'{len(records)}')
@@ -239,7 +156,7 @@ def main(argv: Optional[List[str]] = None) -> List[dict]:
         with open(args.out_json, 'w') as file:
             json.dump(records, file, indent=2)
     if args.out_csv:
-        write_csv(records, args.out_csv)
+        write_records_csv(records, args.out_csv)
     for path, reason in failures:
         print(f'not predicted: {path}: {reason}', file=sys.stderr)
     if failures:

@@ -3,6 +3,7 @@ and write the calibrated config and checkpoint."""
 import copy
 import inspect
 import logging
+import os
 import os.path as osp
 from typing import Dict, Optional, Tuple
 
@@ -15,6 +16,7 @@ from mmengine.runner import Runner, save_checkpoint
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
+from ..datasets.model_inputs import type_name
 from ..evaluation.functional.calibration import (ensemble_logits_from_probs,
                                                  expected_calibration_error,
                                                  fit_temperature,
@@ -23,6 +25,7 @@ from ..evaluation.functional.conformal import (conformal_scores,
                                                conformal_threshold)
 from ..models.utils.post_hoc_calibration import build_calibration
 from ..utils.checkpoint_loading import load_checkpoint_checked
+from ..utils.config import build_model, load_config
 
 #: the single-network classifier that reads ``model.calibration``
 VANILLA = 'VanillaClassifier'
@@ -104,9 +107,7 @@ def collect_logits(cfg: Config, checkpoint: str,
         ``(N, )`` and the loaded checkpoint.
     """
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-    model_cfg = cfg.model.copy()
-    model_cfg.setdefault('data_preprocessor', cfg.get('data_preprocessor'))
-    model = MODELS.build(model_cfg)
+    model = build_model(cfg)
     loaded = load_checkpoint_checked(
         model, checkpoint, cfg.filename or 'the given config',
         hint='tools/calibrate.py loads strictly: a calibration of a partly '
@@ -139,8 +140,7 @@ def calibrated_config(cfg: Config, calibration: dict) -> Config:
     """
     cfg = copy.deepcopy(cfg)
     kind = cfg.model.type
-    name = (kind if isinstance(kind, str) else kind.__name__).split('.')[-1]
-    if name == 'ImageClassifier':
+    if type_name(cfg.model) == 'ImageClassifier':
         cfg.model.type = VANILLA
     elif 'calibration' not in inspect.signature(
             MODELS.get(kind).__init__).parameters:
@@ -181,9 +181,7 @@ def calibrate_checkpoint(config: str,
         dict: ``calibration``, the ``figures`` of
         :func:`calibration_figures` and ``num_samples``.
     """
-    cfg = Config.fromfile(config)
-    cfg.merge_from_dict(cfg_options or {})
-    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    cfg = load_config(config, cfg_options)
     calibrated_config(cfg, None)  # refuse a model type early
     split = cfg.get('calibration_dataloader') or cfg.get('val_dataloader')
     if not split:
@@ -201,6 +199,7 @@ def calibrate_checkpoint(config: str,
     calibration = fit_calibration(logits, labels, **fit_args)
     figures = calibration_figures(logits, labels, calibration)
     out_cfg = calibrated_config(cfg, calibration)
+    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     out_cfg.load_from = osp.abspath(out + '.pth')
     out_cfg.dump(out + '.py')
     meta = dict(loaded.get('meta') or {}, calibration=calibration)

@@ -1,12 +1,17 @@
 """Predict image files with a config and checkpoint or an ``.onnx`` file,
 reporting the files that cannot be read instead of stopping on them."""
+import os.path as osp
 from typing import List, Optional, Sequence, Tuple, Union
+
+from mmengine.utils import scandir
 
 from .onnx_classifier import OnnxClassifier
 from .prediction_pipeline import PredictionPipeline
 from .uncertainty_inferencer import UncertaintyInferencer
 
 Predictor = Union[UncertaintyInferencer, OnnxClassifier]
+IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif',
+                  '.tiff', '.webp')
 
 
 def load_predictor(model: str,
@@ -58,3 +63,37 @@ def predict_files(
     records = predictor.predict_arrays(
         PredictionPipeline.stack(images)) if images else []
     return [dict(file=path, **r) for path, r in zip(kept, records)], failures
+
+
+def collect_images(inputs: Sequence[str]) -> List[str]:
+    """The image paths of files, folders (recursive, sorted) and ``.txt``
+    lists (one path a line, relative to the list's folder).
+
+    Raises:
+        ValueError: For a missing file or folder, a folder without images or
+            a list of missing files; the message starts with ``INPUTS:``.
+    """
+    images = []
+    for item in inputs:
+        if osp.isdir(item):
+            found = sorted(
+                osp.join(item, name) for name in scandir(
+                    item, IMG_EXTENSIONS, recursive=True,
+                    case_sensitive=False))
+            if not found:
+                raise ValueError(f'INPUTS: no image in the folder {item}')
+            images += found
+        elif item.endswith('.txt') and osp.isfile(item):
+            with open(item) as file:
+                listed = [osp.join(osp.dirname(item), line.strip())
+                          for line in file if line.strip()]
+            missing = [path for path in listed if not osp.isfile(path)]
+            if missing:
+                raise ValueError(f'INPUTS: {item} lists missing files: '
+                                 f'{", ".join(missing[:3])}')
+            images += listed
+        elif osp.isfile(item):
+            images.append(item)
+        else:
+            raise ValueError(f'INPUTS: no such file or folder: {item}')
+    return images

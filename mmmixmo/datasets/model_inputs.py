@@ -1,5 +1,5 @@
 """What a config's data pipelines say about the images a model takes."""
-from typing import Iterator, Optional, Sequence, Tuple
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
@@ -11,22 +11,49 @@ def type_name(transform: dict) -> str:
     return (kind if isinstance(kind, str) else kind.__name__).split('.')[-1]
 
 
+def pipeline_datasets(dataset: dict) -> List[dict]:
+    """The dataset configs that hold a pipeline, inside dataset wrappers
+    (``dataset``) and ``OODDataset`` (``in_dist`` first, then ``ood`` if it
+    has its own pipeline; else it takes ``in_dist``'s)."""
+    if 'pipeline' in dataset:
+        return [dataset]
+    return [
+        found for key in ('dataset', 'in_dist', 'ood')
+        if isinstance(dataset.get(key), dict)
+        for found in pipeline_datasets(dataset[key])
+    ]
+
+
 def innermost_dataset(dataset: dict) -> dict:
-    """The dataset config holding the pipeline, inside dataset wrappers
-    (``dataset``) and ``OODDataset`` (its ``in_dist``).
+    """The first of :func:`pipeline_datasets`: the (in-distribution) dataset
+    config holding the pipeline.
 
     Raises:
         ValueError: For a dataset config without a pipeline (e.g. a
             ``ConcatDataset`` of several).
     """
-    while 'pipeline' not in dataset:
-        inner = dataset.get('dataset', dataset.get('in_dist'))
-        if not isinstance(inner, dict):
-            raise ValueError(
-                f'dataset type={dataset.get("type")!r}: no pipeline found in '
-                'it nor in a wrapped dataset (dataset=... or in_dist=...)')
-        dataset = inner
-    return dataset
+    found = pipeline_datasets(dataset)
+    if not found:
+        raise ValueError(
+            f'dataset type={dataset.get("type")!r}: no pipeline found in '
+            'it nor in a wrapped dataset (dataset=... or in_dist=...)')
+    return found[0]
+
+
+def transform_index(pipeline: Sequence, name: str) -> Optional[int]:
+    """The index of the first transform of type ``name`` (see
+    :func:`type_name`) in ``pipeline`` (not inside wrappers), else None."""
+    return next((i for i, t in enumerate(pipeline) if type_name(t) == name),
+                None)
+
+
+def single_view(pipeline: Sequence) -> list:
+    """The pipeline with each ``MemberViews`` replaced by its transforms:
+    one augmented view per image."""
+    return [
+        step for t in pipeline for step in (
+            t['transforms'] if type_name(t) == 'MemberViews' else [t])
+    ]
 
 
 def flat_transforms(pipeline: Sequence) -> Iterator[dict]:

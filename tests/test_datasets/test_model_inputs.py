@@ -4,8 +4,10 @@ import pytest
 from mmcv.transforms import LoadImageFromFile
 from mmengine.config import Config
 
-from mmmixmo.datasets.model_inputs import (channel_order, input_size,
-                                           pipeline_img_size)
+from mmmixmo.datasets.model_inputs import (channel_order, innermost_dataset,
+                                           input_size, pipeline_datasets,
+                                           pipeline_img_size, single_view,
+                                           transform_index)
 from tests.conftest import REPO_ROOT
 
 
@@ -63,3 +65,25 @@ def test_sizes_inside_wrappers_and_mmcv_scales():
     cfg.train_dataloader.dataset.pipeline = []
     cfg.train_dataloader.dataset = cfg.test_dataloader.dataset
     assert channel_order(cfg) == 'bgr'
+
+
+def test_pipeline_walk_of_wrappers_ood_and_member_views():
+    views = dict(type='mmpretrain.MemberViews', num_repeats=2,
+                 transforms=[dict(type='RandomCrop', crop_size=32),
+                             dict(type='RandomFlip', prob=0.5)])
+    in_dist = dict(type='CIFAR10', pipeline=[dict(type='LoadImageFromFile'),
+                                             views, dict(type='PackInputs')])
+    ood = dict(type='SVHN', pipeline=[dict(type='PackInputs')])
+    wrapped = dict(type='RepeatDataset', times=2, dataset=dict(
+        type='OODDataset', in_dist=in_dist, ood=ood))
+    assert pipeline_datasets(wrapped) == [in_dist, ood]
+    assert innermost_dataset(wrapped) is in_dist
+    # an OOD part without its own pipeline takes the in-distribution one
+    assert pipeline_datasets(dict(type='OODDataset', in_dist=in_dist,
+                                  ood=dict(type='SVHN'))) == [in_dist]
+    with pytest.raises(ValueError, match="type='ConcatDataset'"):
+        innermost_dataset(dict(type='ConcatDataset', datasets=[in_dist]))
+    assert transform_index(in_dist['pipeline'], 'MemberViews') == 1
+    assert transform_index(in_dist['pipeline'], 'Resize') is None
+    assert [t['type'] for t in single_view(in_dist['pipeline'])] == [
+        'LoadImageFromFile', 'RandomCrop', 'RandomFlip', 'PackInputs']

@@ -232,3 +232,21 @@ def test_train_optim_cfg(benchmark):
     assert benchmark.train_optim_cfg(plain, cuda, False) is plain
     assert benchmark.train_optim_cfg(plain, cuda, True) == dict(
         type='AmpOptimWrapper', optimizer=sgd)
+
+
+def test_compile_compiles_the_train_steps_once(benchmark, capsys):
+    torch._dynamo.reset()
+    try:
+        result = benchmark.main([
+            CONFIG, '--batch-size', '2', '--repeats', '2', '--compile',
+            'eager', '--device', 'cpu', '--threads', '1', '--warmup', '2',
+            '--cfg-options', *[f'{k}={v}' for k, v in TINY.items()]
+        ])
+    finally:
+        torch._dynamo.reset()
+    out = capsys.readouterr().out
+    graphs, breaks = result['graphs']['warm']
+    assert graphs > 0 and result['graphs']['after'] == 0
+    assert (f'torch.compile(eager) of the train steps, inference eager: '
+            f'{graphs} graphs and {breaks} graph breaks in the warm-up (both '
+            'models), 0 graphs compiled after it') in out

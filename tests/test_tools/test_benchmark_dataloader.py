@@ -108,7 +108,7 @@ def test_member_views_config(tool, image_folder, capsys):
                         "{'train_dataloader.batch_size': 3}")
     assert lines[2] == ('Batch: 3 images x b=2 = 6 slots, M=2; 2 timed '
                         'batches after 1 warm-up, 1 interleaved repeats, 0 '
-                        'worker(s), default_collate')
+                        'worker(s), default_collate, opencv_num_threads=0')
     assert [len(t) for t in result['times'].values()] == [1, 1]
     check_figures(tool, result, out, batches=2, images=3, b=2, members=2)
 
@@ -126,7 +126,8 @@ def test_config_without_member_views(tool, image_folder, capsys):
     out = capsys.readouterr().out
     assert out.splitlines()[2].startswith('Batch: 2 images x b=2 = 4 slots, '
                                           'M=3; 2 timed')
-    assert out.splitlines()[2].endswith('pseudo_collate')
+    assert out.splitlines()[2].endswith(
+        'pseudo_collate, opencv_num_threads=0')
     check_figures(tool, result, out, batches=2, images=2, b=2, members=3)
 
 

@@ -26,6 +26,7 @@ from mmpretrain.structures import DataSample
 
 import mmmixmo  # noqa: F401
 from mmmixmo.apis import UncertaintyInferencer
+from mmmixmo.apis import export as export_api
 from mmmixmo.evaluation.functional.conformal import conformal_scores
 from mmmixmo.models.utils import PostHocCalibration
 from tests.conftest import REPO_ROOT
@@ -206,7 +207,7 @@ def test_errors(tool, checkpoint, tmp_path, monkeypatch):
         tool.parse_args([CONFIG, 'a.pth', '--format', 'mmpretrain',
                          '--logits'])
     # A wrong fold (a head sum, not a mean) fails the check.
-    fold = tool.fold_mixmo
+    fold = export_api.fold_mixmo
 
     def bad_fold(model_cfg, state_dict, **kwargs):
         folded_cfg, weights = fold(model_cfg, state_dict, **kwargs)
@@ -220,7 +221,7 @@ def test_errors(tool, checkpoint, tmp_path, monkeypatch):
                    str(tmp_path / 'probs.pt')] + probs)
     with pytest.raises(SystemExit):  # onnx outputs the probabilities
         tool.parse_args([CONFIG, 'a.pth', '--format', 'onnx', '--logits'])
-    monkeypatch.setattr(tool, 'fold_mixmo', bad_fold)
+    monkeypatch.setattr(export_api, 'fold_mixmo', bad_fold)
     with pytest.raises(SystemExit, match='differs from the MixMo model'):
         tool.main([CONFIG, checkpoint['path'], '--out',
                    str(tmp_path / 'bad.pt')])
@@ -347,17 +348,17 @@ def _with_average(average):
     return cfg.model
 
 
-def test_classes_from_the_checkpoint_else_the_config(tool):
+def test_classes_from_the_checkpoint_else_the_config():
     cfg = Config.fromfile(CONFIG)
     meta = dict(dataset_meta=dict(classes=('a', 'b')))
-    assert tool.dataset_classes(cfg, meta) == ['a', 'b']
-    classes = tool.dataset_classes(cfg, None)  # LocalCIFAR10's
+    assert export_api.dataset_classes(cfg, meta) == ['a', 'b']
+    classes = export_api.dataset_classes(cfg, None)  # LocalCIFAR10's
     assert classes[:3] == ['airplane', 'automobile', 'bird']
     assert len(classes) == 10
     cfg.test_dataloader.dataset.metainfo = dict(classes=['x'])
-    assert tool.dataset_classes(cfg, {}) == ['x']
+    assert export_api.dataset_classes(cfg, {}) == ['x']
     cfg.test_dataloader = None
-    assert tool.dataset_classes(cfg, {}) is None
+    assert export_api.dataset_classes(cfg, {}) is None
 
 
 def test_refuses_a_checkpoint_that_does_not_fit(tool, checkpoint, tmp_path):
@@ -580,7 +581,7 @@ def test_calibrated_mmpretrain_with_the_heads(tool, digits, tmp_path):
         assert g['uncertainty'] == pytest.approx(w['uncertainty'], abs=1e-5)
 
 
-def test_set_mismatches_by_hand(tool):
+def test_set_mismatches_by_hand():
     """Entries within the margin of the threshold are not compared."""
     calibration = PostHocCalibration(
         1.0, dict(score='lac', alpha=0.1, threshold=0.5))
@@ -592,18 +593,18 @@ def test_set_mismatches_by_hand(tool):
     assert [s.pred_set.tolist() for s in samples] == [[True, False],
                                                       [True, True]]
     got = torch.tensor([[True, True], [False, False]])
-    assert tool.set_mismatches(got, samples, calibration, 1e-5) == (1, 2)
+    assert export_api.set_mismatches(got, samples, calibration, 1e-5) == (1, 2)
     # both scores of the first sample are 0.25 from the threshold
-    assert tool.set_mismatches(got[:1], samples[:1], calibration,
-                               0.2) == (1, 0)
-    assert tool.set_mismatches(got[:1], samples[:1], calibration,
-                               0.3) == (0, 2)
+    assert export_api.set_mismatches(
+        got[:1], samples[:1], calibration, 0.2) == (1, 0)
+    assert export_api.set_mismatches(
+        got[:1], samples[:1], calibration, 0.3) == (0, 2)
 
 
 def test_refuses_sets_that_differ(tool, digits, tmp_path, monkeypatch):
     pytest.importorskip('onnxruntime', reason='the onnx extra is absent')
     config, _, _ = calibrated(digits, 'lac', False)
-    write = tool.write_onnx
+    write = export_api.write_onnx
 
     def flipped(*args):
         classifier = write(*args)
@@ -614,7 +615,7 @@ def test_refuses_sets_that_differ(tool, digits, tmp_path, monkeypatch):
 
         return run
 
-    monkeypatch.setattr(tool, 'write_onnx', flipped)
+    monkeypatch.setattr(export_api, 'write_onnx', flipped)
     with pytest.raises(SystemExit, match="^the sets of the folded model "
                        "differ from the MixMo model's in 40 entries farther "
                        'than --atol from the threshold$'):

@@ -19,6 +19,7 @@ from mmengine.evaluator import DumpResults, Evaluator
 from mmpretrain.models.heads import LinearClsHead
 from mmpretrain.structures import DataSample
 
+from mmmixmo.apis import uncertainty_plots as plots
 from mmmixmo.evaluation.functional import (aurc, auroc, risk_coverage_curve,
                                            roc_curve, uncertainty_scores)
 from mmmixmo.models.heads import MultiHeadClsHead
@@ -146,8 +147,8 @@ def test_dumped_format_is_what_the_tool_reads(mixmo_results):
     torch.testing.assert_close(results[2]['member_logits'], HEAD_LOGITS[2])
 
 
-def test_figure_data_of_the_mixmo_results(tool, mixmo_results):
-    data = tool.figure_data(tool.load_results(mixmo_results), num_bins=15)
+def test_figure_data_of_the_mixmo_results(mixmo_results):
+    data = plots.figure_data(plots.load_results(mixmo_results), num_bins=15)
     assert data['top1'] == pytest.approx(75.0)
     assert data['bins']['counts'].sum() == 4
     assert data['scores']['ece'] == float(data['bins']['ece'])
@@ -169,10 +170,10 @@ def test_figure_data_of_the_mixmo_results(tool, mixmo_results):
 
 
 def test_risk_coverage_figure_plots_the_functional_curve(
-        tool, mixmo_results, tmp_path):
-    results = tool.load_results(mixmo_results)
-    data = tool.figure_data(results, num_bins=15)
-    fig = tool.plot_risk_coverage(data, 'rc', str(tmp_path / 'rc.png'))
+        mixmo_results, tmp_path):
+    results = plots.load_results(mixmo_results)
+    data = plots.figure_data(results, num_bins=15)
+    fig = plots.plot_risk_coverage(data, 'rc', str(tmp_path / 'rc.png'))
     _assert_png(str(tmp_path / 'rc.png'))
     curve = fig.axes[0].lines[0]
     scores = torch.stack([r['pred_score'] for r in results]).double()
@@ -240,33 +241,36 @@ def _ood_reference(results: List[dict], with_heads: bool = True):
     """The functional ROC of every uncertainty score, OOD positive."""
     is_ood = torch.tensor([r['is_ood'] for r in results])
     probs = torch.stack([r['pred_score'] for r in results]).double()
-    member_probs = F.softmax(
-        torch.stack([r['member_logits'] for r in results]).double(),
-        dim=2) if with_heads else None
-    scores = uncertainty_scores(probs, member_probs)
+    member_logits = torch.stack([r['member_logits'] for r in results
+                                 ]).double() if with_heads else None
+    member_probs = F.softmax(member_logits, dim=2) if with_heads else None
+    # the energy and max-logit of the mean member logits (ood_logits)
+    logits = member_logits.mean(1) if with_heads else None
+    scores = uncertainty_scores(probs, member_probs, logits)
     return ({name: roc_curve(score, is_ood)
              for name, score in scores.items()},
             {name: auroc(score, is_ood)
              for name, score in scores.items()})
 
 
-def test_ood_results_give_the_functional_roc(tool, ood_results,
-                                             mixmo_results, tmp_path):
-    results = tool.load_results(ood_results)
-    data = tool.figure_data(results, num_bins=15)
+def test_ood_results_give_the_functional_roc(ood_results, mixmo_results,
+                                             tmp_path):
+    results = plots.load_results(ood_results)
+    data = plots.figure_data(results, num_bins=15)
     rocs, aurocs = _ood_reference(results)
     assert list(data['roc']) == [
-        'max_prob', 'entropy', 'mutual_information', 'disagreement'
+        'max_prob', 'entropy', 'mutual_information', 'disagreement',
+        'energy', 'max_logit'
     ]
     assert data['auroc'] == aurocs
     assert data['auroc']['max_prob'] == pytest.approx(8 / 12)
     assert data['auroc']['disagreement'] == pytest.approx(5 / 12)
     assert data['num_in'] == 4 and data['num_ood'] == 3
-    fig = tool.plot_ood_roc(data, 'ood', str(tmp_path / 'roc.png'))
+    fig = plots.plot_ood_roc(data, 'ood', str(tmp_path / 'roc.png'))
     _assert_png(str(tmp_path / 'roc.png'))
     *curves, chance = fig.axes[0].lines
     assert chance.get_label() == 'Chance'
-    assert len(curves) == 4
+    assert len(curves) == 6
     for curve, (name, (fpr, tpr, _)) in zip(curves, rocs.items()):
         assert curve.get_label() == f'{name} (AUROC = {aurocs[name]:.4f})'
         assert curve.get_xdata().tolist() == fpr.tolist()
@@ -278,18 +282,18 @@ def test_ood_results_give_the_functional_roc(tool, ood_results,
 
 
 def test_ood_samples_are_left_out_of_the_other_figures(
-        tool, ood_results, mixmo_results, tmp_path):
-    data = tool.figure_data(tool.load_results(ood_results), num_bins=10)
-    in_dist = tool.figure_data(tool.load_results(mixmo_results), num_bins=10)
+        ood_results, mixmo_results, tmp_path):
+    data = plots.figure_data(plots.load_results(ood_results), num_bins=10)
+    in_dist = plots.figure_data(plots.load_results(mixmo_results), num_bins=10)
     for key in ('bins', 'scores', 'top1', 'mean_conf', 'diversity',
                 'head_bins', 'head_top1', 'agreement', 'ensemble_top1',
                 'risk_coverage', 'aurc'):
         torch.testing.assert_close(
             data[key], in_dist[key], equal_nan=True, msg=key)
     assert data['bins']['counts'].sum() == 4
-    fig = tool.plot_reliability(data, 'ood', str(tmp_path / 'rel.png'))
+    fig = plots.plot_reliability(data, 'ood', str(tmp_path / 'rel.png'))
     assert fig.axes[0].texts[0].get_text().startswith('N = 4, 10 bins')
-    fig = tool.plot_risk_coverage(data, 'ood', str(tmp_path / 'rc.png'))
+    fig = plots.plot_risk_coverage(data, 'ood', str(tmp_path / 'rc.png'))
     assert fig.axes[0].lines[0].get_ydata().tolist() == pytest.approx(RISK)
 
 
@@ -316,8 +320,8 @@ def test_ood_vanilla_results_roc_of_the_prediction_scores(tool, tmp_path):
     samples = LinearClsHead(num_classes=3, in_channels=5).predict(
         (torch.randn(5, 5), ), _gt_samples(labels, is_ood))
     path = _dump(samples, str(tmp_path / 'vanilla_ood.pkl'))
-    results = tool.load_results(path)
-    data = tool.figure_data(results, num_bins=15)
+    results = plots.load_results(path)
+    data = plots.figure_data(results, num_bins=15)
     rocs, aurocs = _ood_reference(results, with_heads=False)
     assert list(data['roc']) == ['max_prob', 'entropy']
     assert data['auroc'] == aurocs

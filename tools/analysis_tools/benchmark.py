@@ -2,14 +2,13 @@
 
 Usage: python tools/analysis_tools/benchmark.py CONFIG [--batch-size B]
     [--repeats 5] [--iters 1] [--img-size S] [--threads T] [--warmup 1]
-    [--device cpu|cuda] [--amp] [--seed 0] [--cfg-options ...]
+    [--device cpu|cuda] [--amp] [--compile [BACKEND]] [--seed 0]
+    [--cfg-options ...]
 """
 import argparse
 import statistics
-import time
 from contextlib import nullcontext
 from functools import partial
-from itertools import accumulate
 from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
@@ -18,12 +17,15 @@ from mmengine.optim import build_optim_wrapper
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import nn
+from torch._dynamo.utils import counters
 
 from mmmixmo.models.classifiers import fold_mixmo
 from mmmixmo.datasets.model_inputs import (innermost_dataset,
-                                           pipeline_img_size)
+                                           pipeline_img_size, transform_index)
 from mmmixmo.utils.benchmark import (build_mixmo, format_table, hardware_line,
-                                     interleaved, load_config, positive_int)
+                                     interleaved, load_config, median_ratio,
+                                     num_params, peak_mib, positive_int,
+                                     time_interleaved)
 
 NAMES = ('vanilla', 'mixmo')
 COLUMNS = ('phase', 'model', 'img/s (median)', 'ms/iter (median)',
@@ -52,6 +54,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='float16 (AmpOptimWrapper) on CUDA, bfloat16 '
                         "autocast on the CPU; the config's AmpOptimWrapper "
                         'is used on CUDA anyway')
+    parser.add_argument('--compile', nargs='?', const='inductor',
+                        metavar='BACKEND',
+                        help='torch.compile the train steps as a config\'s '
+                        'compile=dict(backend=BACKEND) does (default '
+                        'inductor); warm up with --warmup 2 or more (SGD '
+                        'compiles again once it has momenta)')
     parser.add_argument('--seed', type=int, default=0,
                         help='seed of the weights and the batch')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -69,10 +77,10 @@ def train_img_size(cfg: Config) -> Tuple[int, int]:
 
 def train_slots(cfg: Config) -> int:
     """Slots of a training step: ``batch_size`` x ``MemberViews``' b."""
-    dataset = innermost_dataset(cfg.train_dataloader.dataset)
-    repeats = [t.get('num_repeats', 1) for t in dataset.pipeline
-               if t.get('type') == 'MemberViews']
-    return cfg.train_dataloader.batch_size * (repeats or [1])[0]
+    pipeline = innermost_dataset(cfg.train_dataloader.dataset)['pipeline']
+    index = transform_index(pipeline, 'MemberViews')
+    repeats = 1 if index is None else pipeline[index].get('num_repeats', 1)
+    return cfg.train_dataloader.batch_size * repeats
 
 
 def build_models(cfg: Config, seed: int) -> Dict[str, nn.Module]:
@@ -101,11 +109,13 @@ def train_optim_cfg(optim_cfg: dict, device: torch.device, amp: bool) -> dict:
 
 
 def make_step(model: nn.Module, train: bool, batch: dict, optim_cfg: dict,
-              amp: bool) -> Callable[[], None]:
+              amp: bool,
+              compile_backend: Optional[str] = None) -> Callable[[], None]:
     """One ``train_step`` (preprocessor, loss, backward, optimizer step), or
     one ``test_step`` in eval mode without gradients; ``amp``: under
     autocast, bfloat16 on the CPU, float16 on CUDA, unless an
-    ``AmpOptimWrapper`` trains."""
+    ``AmpOptimWrapper`` trains; ``compile_backend``: the ``train_step``
+    compiled as mmengine's ``Runner`` does for ``compile=True``."""
     device = next(model.parameters()).device
     autocast = nullcontext
     if amp and not (train and optim_cfg.get('type') == 'AmpOptimWrapper'):
@@ -113,49 +123,31 @@ def make_step(model: nn.Module, train: bool, batch: dict, optim_cfg: dict,
         autocast = partial(torch.autocast, device.type, dtype=dtype)
     optim_wrapper = build_optim_wrapper(model, optim_cfg) if train else None
     model.train(train)
+    train_step = model.train_step
+    if train and compile_backend:
+        train_step = torch.compile(train_step, backend=compile_backend)
 
     def step() -> None:
         with autocast(), torch.set_grad_enabled(train):
             if train:
-                model.train_step(batch, optim_wrapper)
+                train_step(batch, optim_wrapper)
             else:
                 model.test_step(batch)
 
     return step
 
 
-def timed(step: Callable[[], None], iters: int, device: torch.device) -> float:
-    """Seconds taken by ``iters`` consecutive steps."""
-    sync = torch.cuda.synchronize if device.type == 'cuda' else lambda: None
-    sync()
-    start = time.perf_counter()
-    for _ in range(iters):
-        step()
-    sync()
-    return time.perf_counter() - start
-
-
-def peak_mib(step: Callable[[], None], device: torch.device) -> float:
-    """Peak of the tensor memory one step allocates on top of what exists
-    (activations, gradients, temporaries; not the allocator's cache)."""
-    if device.type == 'cuda':
-        torch.cuda.reset_peak_memory_stats(device)
-        start = torch.cuda.memory_allocated(device)
-        step()
-        return (torch.cuda.max_memory_allocated(device) - start) / 2**20
-    with torch.profiler.profile(profile_memory=True) as prof:
-        step()
-    events = sorted((e for e in prof.profiler.kineto_results.events()
-                     if e.name() == '[memory]'
-                     and e.device_type() == torch.autograd.DeviceType.CPU),
-                    key=lambda e: e.start_ns())
-    return max(accumulate((e.nbytes() for e in events), initial=0)) / 2**20
+def dynamo_counts() -> Tuple[int, int]:
+    """Graphs compiled and graph breaks so far (torch's dynamo counters)."""
+    return (counters['stats']['unique_graphs'],
+            sum(counters['graph_break'].values()))
 
 
 def main(argv: Optional[List[str]] = None) -> dict:
     """Run the benchmark, print the report and return its unrounded
-    figures: ``rows``, ``times`` (seconds per repeat), ``params``,
-    ``hardware``."""
+    figures: ``rows``, ``times`` (seconds per step, one per repeat),
+    ``params``, ``hardware``, ``graphs`` (with ``--compile``: graphs and
+    graph breaks of the warm-up, graphs compiled after it)."""
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options)
     if args.threads:
@@ -186,30 +178,33 @@ def main(argv: Optional[List[str]] = None) -> dict:
         inference=dict(vanilla=plain, mixmo=plain))
 
     optim_cfg = train_optim_cfg(cfg.optim_wrapper, device, args.amp)
-    rows, times = [], {}
+    rows, times, graphs = [], {}, {}
     for phase, batch in batches.items():
         steps = {name: make_step(models[name], phase == 'train', batch[name],
-                                 optim_cfg, args.amp)
+                                 optim_cfg, args.amp, args.compile)
                  for name in NAMES}
-        for step in steps.values():
-            for _ in range(args.warmup):
-                step()
-        times[phase] = interleaved(
-            {name: partial(timed, steps[name], args.iters, device)
-             for name in NAMES}, args.repeats)
-        paired = zip(times[phase]['mixmo'], times[phase]['vanilla'])
-        ratio = statistics.median(m / v for m, v in paired)
+        # interleaved: the models share BaseModel.train_step's code, which
+        # torch.compile runs eagerly (its callees compiled) once MixMo's
+        # eager preprocessor breaks the graph inside optim_context
+        start = dynamo_counts()
+        interleaved(steps, args.warmup)
+        warm = dynamo_counts()
+        times[phase], _ = time_interleaved(steps, args.repeats, args.iters,
+                                           device=device)
+        ratio = median_ratio(times[phase]['mixmo'], times[phase]['vanilla'])
         for name in NAMES:
             median = statistics.median(times[phase][name])
             rows.append(dict(
                 phase=phase, model=name,
-                img_per_s=batch_size * args.iters / median,
-                ms_per_iter=1e3 * median / args.iters,
+                img_per_s=batch_size / median,
+                ms_per_iter=1e3 * median,
                 ratio=ratio if name == 'mixmo' else 1.0,
                 peak_mib=peak_mib(steps[name], device)))
+        if args.compile and phase == 'train':
+            graphs = dict(warm=[w - s for w, s in zip(warm, start)],
+                          after=dynamo_counts()[0] - warm[0])
 
-    params = {k: sum(p.numel() for p in m.parameters())
-              for k, m in models.items()}
+    params = {k: num_params(m) for k, m in models.items()}
     precision = ('fp32' if not args.amp else
                  'amp bfloat16' if device.type == 'cpu' else 'amp float16')
     if optim_cfg.get('type') == 'AmpOptimWrapper':
@@ -237,7 +232,13 @@ def main(argv: Optional[List[str]] = None) -> dict:
     print('time ratio: median over repeats of t(MixMo) / t(vanilla) in the '
           'same repeat, > 1: MixMo is slower; peak mem: tensors allocated '
           'during one step on top of the model state')
-    return dict(rows=rows, times=times, params=params, hardware=hardware)
+    if args.compile:
+        print(f'torch.compile({args.compile}) of the train steps, inference '
+              f'eager: {graphs["warm"][0]} graphs and {graphs["warm"][1]} '
+              'graph breaks in the warm-up (both models), '
+              f'{graphs["after"]} graphs compiled after it')
+    return dict(rows=rows, times=times, params=params, hardware=hardware,
+                graphs=graphs)
 
 
 if __name__ == '__main__':

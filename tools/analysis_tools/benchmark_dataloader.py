@@ -17,10 +17,12 @@ from typing import List, Optional, Tuple
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.dataset import default_collate, pseudo_collate
+from mmengine.utils.dl_utils import set_multi_processing
 from mmpretrain.registry import DATA_SAMPLERS, DATASETS
 from torch.utils.data import DataLoader, Dataset
 
-from mmmixmo.datasets.model_inputs import innermost_dataset
+from mmmixmo.datasets.model_inputs import (innermost_dataset, single_view,
+                                           transform_index, type_name)
 from mmmixmo.utils.benchmark import (format_table, hardware_line, interleaved,
                                      load_config, positive_float, positive_int)
 
@@ -69,13 +71,13 @@ def mode_pipelines(pipeline: List[dict], num_repeats: Optional[int],
     """The train pipeline of each mode, the ``MemberViews`` config, and
     whether the config has one (else its augmentations, between the
     ``Load*`` transforms and ``PackInputs``, are wrapped)."""
-    types = [transform['type'] for transform in pipeline]
-    had_views = 'MemberViews' in types
+    start = transform_index(pipeline, 'MemberViews')
+    had_views = start is not None
     if had_views:
-        start = types.index('MemberViews')
         stop = start + 1
         views = dict(dict(num_repeats=1, num_members=2), **pipeline[start])
     else:
+        types = [type_name(transform) for transform in pipeline]
         start = next((i for i, t in enumerate(types)
                       if not t.startswith('Load')), len(types))
         stop = len(types) - (types[-1:] == ['PackInputs'])
@@ -83,10 +85,9 @@ def mode_pipelines(pipeline: List[dict], num_repeats: Optional[int],
                      num_repeats=2, num_members=2)
     views.update((key, value) for key, value in (
         ('num_repeats', num_repeats), ('num_members', num_members)) if value)
-    head, tail = pipeline[:start], pipeline[stop:]
-    return {'member views': head + [views] + tail,
-            'per slot': head + list(views['transforms']) + tail
-            }, views, had_views
+    member_views = pipeline[:start] + [views] + pipeline[stop:]
+    return {'member views': member_views,
+            'per slot': single_view(member_views)}, views, had_views
 
 
 def run(dataset: Dataset, batches: List[List[int]], num_workers: int,
@@ -128,6 +129,9 @@ def main(argv: Optional[List[str]] = None) -> dict:
     figures: ``rows``, ``times`` (seconds per repeat), ``hardware``."""
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options)
+    # as the runner: OpenCV's threads (0 by default), inherited by workers
+    mp_cfg = dict(cfg.get('env_cfg', {}).get('mp_cfg', {}))
+    set_multi_processing(**mp_cfg)
     dataset_cfg = train_dataset(cfg, args.image_folder)
     pipelines, views, had_views = mode_pipelines(
         list(innermost_dataset(dataset_cfg)['pipeline']), args.num_repeats,
@@ -166,13 +170,13 @@ def main(argv: Optional[List[str]] = None) -> dict:
         'collate_fn', {}).get('type', 'default_collate')
     counts = {}
 
-    def timed(mode: str) -> float:
+    def load_seconds(mode: str) -> float:
         seconds, counts[mode] = run(datasets[mode], batches[mode],
                                     args.num_workers, args.warmup, collate)
         return seconds
 
-    times = interleaved({mode: partial(timed, mode) for mode in datasets},
-                        args.repeats)
+    times = interleaved(
+        {mode: partial(load_seconds, mode) for mode in datasets}, args.repeats)
     rows = []
     for mode in datasets:  # per worker: / max(1, num_workers)
         per_s = 1 / statistics.median(times[mode]) / max(1, args.num_workers)
@@ -198,7 +202,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
           f'{num_images * num_repeats} slots, M={views["num_members"]}; '
           f'{args.batches} timed batches after {args.warmup} warm-up, '
           f'{args.repeats} interleaved repeats, {args.num_workers} worker(s), '
-          f'{collate}')
+          f'{collate}, opencv_num_threads='
+          f'{mp_cfg.get("opencv_num_threads", 0)}')
     if args.baseline:
         print(f'Baseline: {args.baseline}, batch of {images["baseline"]} '
               f'images = {counts["baseline"]["slots"] // args.batches} slots')

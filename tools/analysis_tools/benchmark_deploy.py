@@ -6,32 +6,25 @@ Usage: python tools/analysis_tools/benchmark_deploy.py CONFIG
     [--threads T] [--img-size S] [--seed 0] [--cfg-options ...]
 """
 import argparse
-import importlib.util
-import math
+import copy
 import os
 import os.path as osp
 import statistics
 import tempfile
-import time
-from functools import partial
-from typing import Callable, Dict, List, Optional
+from typing import List, Optional
 
 import numpy as np
 import torch
-from mmengine.config import Config, DictAction
-from mmengine.runner import save_checkpoint
-from mmpretrain.registry import MODELS
-from torch import Tensor, nn
+from mmengine.config import Config
 
-from mmmixmo.models.classifiers import fold_mixmo
-from mmmixmo.models.utils.ensemble_average import ensemble_average
+from mmmixmo.apis.export import export_model
+from mmmixmo.apis.tool_args import add_cfg_options
 from mmmixmo.datasets.model_inputs import input_size
 from mmmixmo.utils.benchmark import (build_mixmo, format_table, hardware_line,
-                                     interleaved, load_config, positive_int)
+                                     load_config, median_ratio, positive_int,
+                                     time_interleaved)
 
-EXPORT = osp.join(osp.dirname(osp.abspath(__file__)), '..', 'deployment',
-                  'export_mixmo.py')
-# model name -> fold_mixmo's keep_heads
+# model name -> heads kept
 MODELS_KEPT = {'vanilla': False, 'mixmo': True}
 RUNTIMES = ('pytorch', 'onnxruntime')
 COLUMNS = ('runtime', 'batch', 'model', 'ms/batch (median)', 'img/s',
@@ -65,79 +58,40 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'or resize, else 32')
     parser.add_argument('--seed', type=int, default=0,
                         help='seed of the weights and the images')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config keys, e.g. model.head.r=2')
+    add_cfg_options(parser)
     return parser.parse_args(argv)
 
 
-def load_export_tool():
-    """``tools/deployment/export_mixmo.py`` as a module."""
-    spec = importlib.util.spec_from_file_location('export_mixmo', EXPORT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def build_deployed(cfg: Config, seed: int, workdir: str,
-                   img_size: int) -> Dict[str, dict]:
-    """Per model name: the folded ``ImageClassifier`` (random MixMo weights)
-    and the ``.onnx`` file the export tool writes of the same weights."""
-    mixmo, model_cfg = build_mixmo(cfg, seed)
-    config = osp.join(workdir, 'config.py')
-    checkpoint = osp.join(workdir, 'random.pth')
-    cfg.dump(config)
-    save_checkpoint(dict(meta={}, state_dict=mixmo.state_dict()), checkpoint)
-    export = load_export_tool()
+def build_deployed(cfg: Config, seed: int, img_size: int,
+                   threads: int) -> dict:
+    """Per model name: the folded network that the ONNX graph holds (the
+    same random MixMo weights for both), in eager PyTorch (``module``) and
+    as an ONNX Runtime ``session`` of ``threads`` intra-op threads."""
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     deployed = {}
-    for name, keep_heads in MODELS_KEPT.items():
-        # the vanilla layers, whatever the heads' average (probs do not fold)
-        fold_cfg = model_cfg if keep_heads else dict(
-            model_cfg, head=dict(model_cfg.head, average='logits'))
-        folded_cfg, weights = fold_mixmo(fold_cfg, mixmo.state_dict(),
-                                         keep_heads=keep_heads)
-        model = MODELS.build(folded_cfg)
-        model.load_state_dict(weights)
-        onnx = osp.join(workdir, f'{name}.onnx')
-        argv = [config, checkpoint, '--format', 'onnx', '--out', onnx,
-                '--img-size', str(img_size)]
-        argv += ['--heads'] if keep_heads else [
-            '--cfg-options', 'model.head.average=logits']
-        export.main(argv)
-        deployed[name] = dict(
-            model=model.eval(), onnx=onnx, heads=keep_heads,
-            average=fold_cfg['head'].get('average', 'logits'))
+    with tempfile.TemporaryDirectory() as workdir:
+        # mixmo first: build_mixmo refuses another model's config
+        for name, heads in reversed(MODELS_KEPT.items()):
+            model_cfg = copy.deepcopy(cfg)
+            if not heads:  # the vanilla layers, whatever the heads' average
+                model_cfg.model.head.average = 'logits'
+            result = export_model(
+                model_cfg, build_mixmo(model_cfg, seed)[0],
+                osp.join(workdir, f'{name}.onnx'), 'onnx', heads=heads,
+                img_size=img_size)
+            deployed[name] = dict(
+                module=result['module'], params=result['params_folded'],
+                session=ort.InferenceSession(
+                    result['out'], options,
+                    providers=['CPUExecutionProvider']))
     return deployed
 
 
-def pytorch_call(model: nn.Module, heads: bool, average: str,
-                 raw: Tensor) -> Callable[[], Tensor]:
-    """What the ONNX graph computes, eager: normalisation, network, the
-    ensemble probabilities ``(B, K)``."""
-
-    @torch.no_grad()
-    def call() -> Tensor:
-        inputs = model.data_preprocessor(dict(inputs=raw))['inputs']
-        logits = model(inputs, mode='tensor')
-        if heads:
-            return ensemble_average(logits, average)[0]
-        return logits.softmax(dim=1)
-
-    return call
-
-
-def onnxruntime_call(session, raw: np.ndarray) -> Callable[[], np.ndarray]:
-    """One ONNX Runtime run; returns ``scores`` ``(B, K)``."""
-    return lambda: session.run(['scores'], dict(inputs=raw))[0]
-
-
-def timed(call: Callable[[], object], iters: int) -> float:
-    """Seconds per call, over ``iters`` consecutive calls."""
-    start = time.perf_counter()
-    for _ in range(iters):
-        call()
-    return (time.perf_counter() - start) / iters
-
-
+@torch.no_grad()
 def main(argv: Optional[List[str]] = None) -> dict:
     """Run the benchmark, print the report and return its unrounded
     figures: ``rows``, ``times`` (seconds per call, per repeat, by runtime
@@ -149,43 +103,30 @@ def main(argv: Optional[List[str]] = None) -> dict:
     cfg = load_config(args.config, args.cfg_options)
     torch.set_num_threads(args.threads)
     img_size = args.img_size or max(input_size(cfg))
-    with tempfile.TemporaryDirectory() as workdir:
-        deployed = build_deployed(cfg, args.seed, workdir, img_size)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = args.threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        for item in deployed.values():
-            item['session'] = ort.InferenceSession(
-                item['onnx'], options, providers=['CPUExecutionProvider'])
-
+    deployed = build_deployed(cfg, args.seed, img_size, args.threads)
     gen = torch.Generator().manual_seed(args.seed)
     rows, times, max_abs_diff = [], {}, 0.0
     for batch_size in args.batch_sizes:
         raw = torch.randint(0, 256, (batch_size, 3, img_size, img_size),
                             generator=gen).float()
+        feed = dict(inputs=raw.numpy())
         calls = {}
         for name, item in deployed.items():
-            calls['pytorch', name] = pytorch_call(
-                item['model'], item['heads'], item['average'], raw)
-            calls['onnxruntime', name] = onnxruntime_call(
-                item['session'], raw.numpy())
+            # the graph's work: normalisation, network, ensemble scores
+            calls['pytorch', name] = (
+                lambda module=item['module']: module(raw)[0])
+            calls['onnxruntime', name] = (
+                lambda session=item['session']: session.run(['scores'],
+                                                            feed)[0])
             got = calls['onnxruntime', name]()
             want = calls['pytorch', name]().numpy()
             max_abs_diff = max(max_abs_diff, float(np.abs(got - want).max()))
         for runtime in RUNTIMES:
-            warm = [0.0]
-            for name in MODELS_KEPT:
-                for _ in range(args.warmup):
-                    warm.append(timed(calls[runtime, name], 1))
-            iters = args.iters or max(
-                1, math.ceil(args.min_time / max(warm)) if max(warm) else 1)
-            runs = {name: partial(timed, calls[runtime, name], iters)
-                    for name in MODELS_KEPT}
-            times[runtime, batch_size] = interleaved(runs, args.repeats)
-            got = times[runtime, batch_size]
-            ratio = statistics.median(
-                m / v for m, v in zip(got['mixmo'], got['vanilla']))
+            got, iters = time_interleaved(
+                {name: calls[runtime, name] for name in MODELS_KEPT},
+                args.repeats, args.iters, args.warmup, args.min_time)
+            times[runtime, batch_size] = got
+            ratio = median_ratio(got['mixmo'], got['vanilla'])
             for name in MODELS_KEPT:
                 median = statistics.median(got[name])
                 rows.append(dict(
@@ -193,8 +134,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
                     ms_per_batch=1e3 * median, img_per_s=batch_size / median,
                     ratio=ratio if name == 'mixmo' else 1.0, iters=iters))
 
-    params = {name: sum(p.numel() for p in item['model'].parameters())
-              for name, item in deployed.items()}
+    params = {name: item['params'] for name, item in deployed.items()}
     hardware = (f'{hardware_line(torch.device("cpu"))}, onnxruntime '
                 f'{ort.__version__} ({args.threads} intra-op threads)')
     print(hardware)

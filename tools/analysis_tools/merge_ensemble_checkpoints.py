@@ -7,12 +7,11 @@ import os
 import os.path as osp
 from typing import List, Optional
 
-from mmengine.config import Config, DictAction
-from mmengine.registry import init_default_scope
 from mmengine.runner import load_state_dict, save_checkpoint
-from mmpretrain.registry import MODELS
 
+from mmmixmo.apis.tool_args import add_cfg_options
 from mmmixmo.models.classifiers import merge_ensemble_checkpoints
+from mmmixmo.utils import build_model, load_config
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -21,9 +20,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--out', required=True, help='the merged checkpoint')
     parser.add_argument(
         '--config', help='ensemble config to load the result into, strictly')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override keys of --config, e.g. model.num_members=3')
+    add_cfg_options(parser, 'override keys of --config, e.g. '
+                    'model.num_members=3')
     args = parser.parse_args(argv)
     if len(args.checkpoints) < 2:
         parser.error('give at least 2 member checkpoints')
@@ -36,11 +34,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
     args = parse_args(argv)
     merged = merge_ensemble_checkpoints(args.checkpoints)
     if args.config is not None:
-        cfg = Config.fromfile(args.config)
-        cfg.merge_from_dict(args.cfg_options or {})
-        init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-        model = MODELS.build(
-            {'data_preprocessor': cfg.get('data_preprocessor'), **cfg.model})
+        model = build_model(load_config(args.config, args.cfg_options))
         load_state_dict(model, merged['state_dict'], strict=True)
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     save_checkpoint(merged, args.out)

@@ -1,5 +1,4 @@
 """Log the global batch and the lr per slot at the start of training."""
-import logging
 from typing import Optional
 
 from mmengine.dist import get_world_size

@@ -5,7 +5,7 @@ from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
 
 from ...utils.checkpoint_loading import (check_calibration,
-                                        load_state_dict_checked)
+                                         load_state_dict_checked)
 
 
 @HOOKS.register_module()
@@ -19,8 +19,9 @@ class StrictLoadHook(Hook):
     may convert it; the runner then loads it again) and raises
     :class:`~mmmixmo.utils.CheckpointMismatchError` naming the config and the
     offending keys, or a calibrated checkpoint for a model calibrated
-    otherwise (:func:`~mmmixmo.utils.check_calibration`). ``tools/test.py`` (unless ``--partial-load``) and
-    ``tools/train.py --resume`` add it.
+    otherwise (:func:`~mmmixmo.utils.check_calibration`).
+    ``tools/test.py`` (unless ``--partial-load``) and ``tools/train.py
+    --resume`` add it.
 
     Args:
         hint (str, optional): The end of the error message (e.g. the tool's
