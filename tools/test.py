@@ -58,11 +58,17 @@ def build_config(args: argparse.Namespace) -> Config:
     if args.tta:
         enable_tta(cfg)
     if args.out is not None and args.out_item in (None, 'pred'):
+        dump = dict(type='DumpResults', out_file_path=args.out)
         evaluator = cfg.test_evaluator
-        cfg.test_evaluator = [
-            *(evaluator if isinstance(evaluator, list) else [evaluator]),
-            dict(type='DumpResults', out_file_path=args.out)
-        ]
+        if isinstance(evaluator, dict) and 'metrics' in evaluator:
+            metrics = evaluator['metrics']  # an Evaluator config
+            evaluator['metrics'] = [
+                *(metrics if isinstance(metrics, list) else [metrics]), dump]
+        else:
+            cfg.test_evaluator = [
+                *(evaluator if isinstance(evaluator, list) else [evaluator]),
+                dump
+            ]
     return cfg
 
 

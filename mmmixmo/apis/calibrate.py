@@ -128,7 +128,18 @@ def collect_logits(cfg: Config, checkpoint: str,
             if (i + 1) % 50 == 0:
                 print_log(f'calibration split: {len(labels)} images',
                           logger='current')
-    return torch.stack(logits), torch.cat(labels), loaded
+    split = ('calibration_dataloader' if cfg.get('calibration_dataloader')
+             else 'val_dataloader')
+    if not logits:
+        raise ValueError(f'{split}: the calibration split has no images')
+    logits = torch.stack(logits)
+    bad = int((~torch.isfinite(logits).all(dim=1)).sum())
+    if bad:
+        raise ValueError(
+            f'checkpoint {checkpoint!r} predicts NaN or inf logits on {bad} '
+            f'of the {len(logits)} images of {split}: a temperature fitted '
+            'on them would be meaningless (a diverged model?)')
+    return logits, torch.cat(labels), loaded
 
 
 def calibrated_config(cfg: Config, calibration: dict) -> Config:

@@ -149,3 +149,20 @@ def test_test_tool_reports_the_calibrated_model(tiny, tool):
                                        model['checkpoint'])
     want = F.cross_entropy(logits / cal['temperature'], labels).item()
     assert math.isclose(metrics['calibration/nll'], want, abs_tol=1e-6)
+
+
+def test_a_diverged_checkpoint_is_refused(tiny, tool, capsys):
+    model = tiny['mixmo']
+    checkpoint = torch.load(model['checkpoint'], map_location='cpu',
+                            weights_only=False)
+    head = next(k for k in checkpoint['state_dict'] if k.endswith('weight')
+                and 'head' in k)
+    checkpoint['state_dict'][head].view(-1)[0] = float('nan')
+    path = f'{tiny["root"]}/diverged.pth'
+    torch.save(checkpoint, path)
+    with pytest.raises(ValueError,
+                       match=r"checkpoint '.*diverged.pth' predicts NaN or "
+                       r'inf logits on \d+ of the \d+ images of '
+                       'val_dataloader'):
+        tool.main([model['config'], path, '--out',
+                   f'{tiny["root"]}/diverged_calibrated'])

@@ -220,3 +220,21 @@ def test_test_tta_warns_about_upstream_merger(test_tool, tta_type):
         _test_cfg(test_tool, '--tta', '--cfg-options',
                   'tta_model.type=EnsembleScoreTTA')
     assert not [w for w in caught if 'tta_model.type' in str(w.message)]
+
+
+def test_test_out_appends_dump_results(test_tool, tmp_path):
+    dump = dict(type='DumpResults', out_file_path='preds.pkl')
+    cfg = _test_cfg(test_tool, '--out', 'preds.pkl')
+    assert cfg.test_evaluator[-1] == dump
+    assert len(cfg.test_evaluator) > 1  # the config's metrics kept
+    # an Evaluator config: its metrics list gets it
+    config = _derived_config(
+        tmp_path, "test_evaluator = dict(_delete_=True, type='Evaluator', "
+        "metrics=dict(type='Accuracy'))")
+    cfg = test_tool.build_config(
+        test_tool.parse_args([config, 'ckpt.pth', '--out', 'preds.pkl']))
+    assert cfg.test_evaluator == dict(
+        type='Evaluator', metrics=[dict(type='Accuracy'), dump])
+    assert _test_cfg(test_tool, '--out', 'm.json', '--out-item',
+                     'metrics').test_evaluator == \
+        _test_cfg(test_tool).test_evaluator

@@ -408,7 +408,16 @@ def fit_temperature(logits: Logits, labels: Tensor) -> float:
 
     Returns:
         float: The temperature.
+
+    Raises:
+        ValueError: Without samples, or for NaN or inf logits.
     """
+    finite = (bool(torch.isfinite(logits).all())
+              if isinstance(logits, Tensor) else
+              all(np.isfinite(row).all() for row in logits))
+    if not len(logits) or not finite:
+        raise ValueError('fit_temperature needs at least one sample and '
+                         'finite logits')
     parts = torch.zeros(len(logits), dtype=torch.long)
     return 1.0 / _fit_betas(logits, labels, parts, 1)[0]
 

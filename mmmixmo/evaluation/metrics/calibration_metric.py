@@ -128,6 +128,11 @@ class CalibrationMetric(BaseMetric):
         temperature = temperatures.pop()
         # read in chunks from the per-sample rows: no (N, K) copy
         logits = [res['logits'] for res in results]
+        widths = {len(row) for row in logits}
+        if len(widths) > 1:
+            raise ValueError(
+                'CalibrationMetric: the samples\' `ensemble_logits` / '
+                f'`pred_score` have different numbers of classes {widths}')
         labels = torch.tensor([res['gt_label'] for res in results])
         two_fold = temperature is None and len(results) >= 4
         scaled = None

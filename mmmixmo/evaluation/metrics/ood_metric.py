@@ -113,6 +113,12 @@ class OODMetric(BaseMetric):
         logits = torch.empty(probs.shape, dtype=torch.float64)
         member_probs = None
         _, member_logits = read_field(data_samples, 'member_logits', results)
+        if heads and (member_logits.dim() != 3
+                      or member_logits.size(-1) != probs.size(-1)):
+            raise ValueError(
+                'OODMetric: `member_logits` must be (M, K) per sample, K the '
+                f'{probs.size(-1)} classes of `pred_score`; got '
+                f'{tuple(member_logits.shape[1:])}')
         if heads:
             for i in heads:
                 mark_non_finite(results[i], data_samples[i], ('temperature', ))

@@ -116,6 +116,19 @@ def test_fit_temperature_closed_form():
         4, dtype=torch.long)) == pytest.approx(math.exp(-3), rel=1e-5)
 
 
+def test_fit_temperature_refuses_what_has_no_optimum():
+    labels = torch.tensor([0, 0, 0, 0, 0, 0, 1, 2])
+    for value in (float('nan'), float('inf'), -float('inf')):
+        logits = _logits_a00(4.0, 8)
+        logits[3, 1] = value
+        with pytest.raises(ValueError, match='finite logits'):
+            fit_temperature(logits, labels)
+        with pytest.raises(ValueError, match='finite logits'):  # rows
+            fit_temperature(list(logits.numpy()), labels)
+    with pytest.raises(ValueError, match='at least one sample'):
+        fit_temperature(torch.zeros(0, 3), labels[:0])
+
+
 def test_two_fold_temperature_scaling_by_hand():
     # 12 samples with logits (5, 0, 0): 4/6 right in half A, 5/6 in half B.
     perm = torch.randperm(12, generator=torch.Generator().manual_seed(0))

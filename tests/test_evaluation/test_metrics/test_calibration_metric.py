@@ -106,6 +106,17 @@ def test_perfect_and_over_confident(make_samples):
     assert out['calibration/nll'] == pytest.approx(1.263386, abs=1e-5)
 
 
+def test_samples_of_different_numbers_of_classes(make_samples):
+    metric = CalibrationMetric()
+    for num_classes in (3, 3, 2, 4):  # batches of 3 + 3 = 2 + 4 values
+        metric.process(None, [
+            s.to_dict() for s in make_samples(
+                [0], probs=torch.full((1, num_classes), 1 / num_classes))
+        ])
+    with pytest.raises(ValueError, match=r'different numbers of classes'):
+        metric.evaluate(4)
+
+
 def test_small_set_skips_calibrated_keys(member_logits, make_samples):
     probs = member_logits.mean(1).softmax(1)
     with mock.patch('mmmixmo.evaluation.metrics.calibration_metric.print_log'

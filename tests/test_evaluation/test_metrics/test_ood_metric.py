@@ -218,6 +218,15 @@ def test_user_mistakes(make_samples, member_logits):
         OODMetric().process(None, [sample])
 
 
+def test_member_logits_must_be_members_by_classes(make_samples):
+    probs = _hand_probs(U_OOD)
+    samples = _samples(make_samples, [False, True] * 2, probs=probs)
+    for sample in samples:  # (K, ): one row, not (M, K)
+        sample.set_field(torch.randn(probs.size(1)), 'member_logits')
+    with pytest.raises(ValueError, match=r'`member_logits` must be \(M, K\)'):
+        _evaluate(OODMetric(), samples)
+
+
 def _random_heads(num=12):
     """``num`` samples, the second half OOD, with 3 heads of 4 classes."""
     member_logits = torch.randn(
