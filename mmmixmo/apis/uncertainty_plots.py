@@ -75,9 +75,7 @@ def figure_data(results: List[dict], num_bins: int) -> Dict[str, object]:
             ensemble_top1=top1_accuracy(pred_labels, labels))
     selective = SelectivePredictionMetric()
     selective.process(None, results)
-    confidence = torch.tensor([r['confidence'] for r in selective.results],
-                              dtype=torch.float64)
-    correct = torch.tensor([r['correct'] for r in selective.results])
+    confidence, correct = SelectivePredictionMetric.stack(selective.results)
     data.update(
         num_in=len(results),
         risk_coverage=risk_coverage_curve(confidence, correct),

@@ -120,8 +120,8 @@ def measure_evaluator(metrics: Sequence[dict],
                                    seed + 1, batch_size))
     evaluator.process(first)  # lazy initialisations
     gathered = sum(
-        len(pickle.dumps(res)) for metric in evaluator.metrics
-        for res in metric.results) / len(first) * num / 2**20
+        len(pickle.dumps(metric.results))
+        for metric in evaluator.metrics) / len(first) * num / 2**20
     evaluator.evaluate(len(first))
     del first
     base = reset_peak_rss()

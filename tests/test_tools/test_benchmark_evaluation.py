@@ -117,8 +117,12 @@ def test_table_of_rows(tool, capsys, monkeypatch):
     assert lines[9].startswith('| tace_mixmo                | 90 x 10 |')
     # the TACE rows are functions: no process, nothing gathered
     assert lines[9].split('|')[3].strip() == '-'
-    assert 'evaluator / Accuracy at N = 90: time ' in out
-    assert ' x (CPU ' in out
+    ratio = next(line for line in lines
+                 if line.startswith('evaluator / Accuracy at N = 90'))
+    by_row = {r['row']: r for r in results[:7]}
+    assert ratio.split(': ', 1)[1].startswith('compute {:.2f} x, '.format(
+        by_row['evaluator']['compute'] / by_row['Accuracy']['compute']))
+    assert ' x (CPU ' in ratio and 'peak extra memory' in ratio
     values = [line for line in lines if line.startswith('values at N = 60')]
     assert json.loads(values[0].split(': ', 1)[1]) == results[11]['metrics']
     assert 'diversity/head2_top1' in results[11]['metrics']

@@ -110,8 +110,9 @@ def main(argv: Optional[List[str]] = None) -> List[dict]:
         by_row = {res['row']: res for res in results if res['num'] == num}
         if 'Accuracy' in by_row:
             acc, full = by_row['Accuracy'], by_row['evaluator']
-            print(f'evaluator / Accuracy at N = {num}: time '
-                  f'{total(full) / total(acc):.2f} x (CPU '
+            print(f'evaluator / Accuracy at N = {num}: compute '
+                  f'{full["compute"] / acc["compute"]:.2f} x, process + '
+                  f'compute {total(full) / total(acc):.2f} x (CPU '
                   f'{full["cpu"] / acc["cpu"]:.2f} x), peak extra memory '
                   f'{full["peak_mib"] / acc["peak_mib"]:.2f} x')
     for res in results:

@@ -2,7 +2,7 @@ from .calibration import (
     adaptive_calibration_error, adaptive_confidence_error, brier_score,
     calibration_scores, confidence_bins, ensemble_logits_from_probs,
     expected_calibration_error, fit_temperature, reliability_bins,
-    softmax_summary, temperature_scaled_nll, two_fold_scores,
+    scaled_log_norm, softmax_summary, temperature_scaled_nll, two_fold_scores,
     two_fold_temperature_scaling, two_fold_temperatures)
 from .conformal_coverage import (SET_SIZE_BUCKETS, coverage_by_size,
                                  set_coverage, set_sizes,
@@ -20,7 +20,8 @@ __all__ = [
     'calibration_scores', 'confidence_bins', 'ensemble_logits_from_probs',
     'expected_calibration_error', 'fit_temperature',
     'mixmo_thresholded_adaptive_calibration_error', 'reliability_bins',
-    'softmax_summary', 'tace_pair', 'temperature_scaled_nll',
+    'scaled_log_norm', 'softmax_summary', 'tace_pair',
+    'temperature_scaled_nll',
     'thresholded_adaptive_calibration_error', 'two_fold_scores',
     'two_fold_temperature_scaling', 'two_fold_temperatures',
     'SET_SIZE_BUCKETS', 'coverage_by_size', 'set_coverage', 'set_sizes',

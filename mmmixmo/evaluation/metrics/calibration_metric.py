@@ -4,21 +4,22 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
-from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 from mmpretrain.registry import METRICS
 from torch import Tensor
 
 from ..functional import (calibration_scores, ensemble_logits_from_probs,
-                          softmax_summary, two_fold_scores,
+                          scaled_log_norm, softmax_summary, two_fold_scores,
                           two_fold_temperatures)
-from .sample_checks import (batch_labels, check_finite, mark_non_finite,
+from .batch_results import (BatchRowsMetric, SampleRow, blocks, check_finite,
+                            concat, segments)
+from .sample_checks import (batch_labels, mark_non_finite,
                             mark_non_finite_rows, missing_prediction,
                             read_field, stack_field)
 
 
 @METRICS.register_module()
-class CalibrationMetric(BaseMetric):
+class CalibrationMetric(BatchRowsMetric):
     """NLL, ECE, AECE, TACEs and Brier score; NLL and ECE also calibrated.
 
     Scores one logit vector ``(K, )`` per sample: its ``ensemble_logits`` if
@@ -39,9 +40,10 @@ class CalibrationMetric(BaseMetric):
     same ``temperature`` or none. NaN or inf in a field read raises a
     ValueError.
 
-    Note: a sample's result is its logits as a float32 numpy row and its
-    label (what the ranks gather); the scores read the rows in chunks,
-    never stacked, and are computed in float64 (see
+    Note: per batch, ``process`` keeps the float32 logits (what the
+    temperature fit needs) and computes the per-sample softmax terms in
+    float64; ``compute_metrics`` reads the batches' arrays without
+    stacking the logits (see
     :mod:`~mmmixmo.evaluation.functional.calibration`).
 
     Args:
@@ -82,65 +84,77 @@ class CalibrationMetric(BaseMetric):
         self.tace_threshold = float(tace_threshold)
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
-        """Store per sample the float32 logits ``(K, )`` (a numpy row), the
-        label and the model's ``temperature`` (if any)."""
-        results = [
-            dict(gt_label=label)
-            for label in batch_labels(data_samples, 'CalibrationMetric')
-        ]
-        index, values = read_field(data_samples, 'ensemble_logits', results)
-        logits = values.float() if index else ()
-        for i, row in zip(index, logits.numpy() if index else ()):
-            results[i]['logits'] = row
+        """Store the batch's float32 logits minus each row's maximum, their
+        softmax terms and their probabilities above ``tace_threshold``
+        (:meth:`store_rows`)."""
+        labels = batch_labels(data_samples, 'CalibrationMetric')
+        marks = [{} for _ in data_samples]
+        index, logits = read_field(data_samples, 'ensemble_logits', marks)
         if len(index) < len(data_samples):
-            rest = [i for i, r in enumerate(results) if 'logits' not in r]
+            rest = sorted(set(range(len(data_samples))) - set(index))
             if any('pred_score' not in data_samples[i] for i in rest):
                 raise missing_prediction('CalibrationMetric')
             scores = stack_field([data_samples[i] for i in rest],
                                  'pred_score')
-            mark_non_finite_rows(results, 'pred_score', scores, rest)
-            logits = ensemble_logits_from_probs(scores).float().numpy()
-            for i, row in zip(rest, logits):
-                results[i]['logits'] = row
-        for result, data_sample in zip(results, data_samples):
+            mark_non_finite_rows(marks, 'pred_score', scores, rest)
+            from_probs = ensemble_logits_from_probs(scores)
+            if logits is None:
+                logits = from_probs
+            elif logits.size(1) != from_probs.size(1):
+                raise _widths_error({logits.size(1), from_probs.size(1)})
+            else:
+                logits = torch.cat([logits.double(), from_probs])[
+                    torch.tensor(index + rest).argsort()]
+        logits = logits.float()
+        temperature = np.full(len(data_samples), np.nan)
+        for i, data_sample in enumerate(data_samples):
             if 'temperature' in data_sample:
-                result['temperature'] = float(data_sample['temperature'])
-                mark_non_finite(result, data_sample, ('temperature', ))
-        self.results.extend(results)
+                temperature[i] = float(data_sample['temperature'])
+                mark_non_finite(marks[i], data_sample, ('temperature', ))
+        summary = softmax_summary(logits, labels,
+                                  threshold=self.tace_threshold)
+        centred = self._slabs.take('logits', logits.shape, np.float32)
+        torch.sub(logits, summary['max_logit'].float()[:, None],
+                  out=torch.from_numpy(centred))
+        arrays = dict(
+            logits=centred,
+            labels=labels.numpy(), temperature=temperature,
+            kept_ends=np.searchsorted(summary['kept_rows'].numpy(),
+                                      np.arange(len(labels) + 1)))
+        arrays.update((key, summary[key].numpy()) for key in _TERMS + _KEPT)
+        self.store_rows(arrays, marks)
 
     @staticmethod
-    def stack(results: List[dict]) -> Tuple[Tensor, Tensor]:
-        """The float32 logits ``(N, K)`` and labels ``(N, )`` of results."""
-        logits = np.concatenate([res['logits'] for res in results])
-        return (torch.from_numpy(logits.reshape(len(results), -1)),
-                torch.tensor([res['gt_label'] for res in results]))
+    def stack(results: List[SampleRow]) -> Tuple[Tensor, Tensor]:
+        """The float32 logits ``(N, K)`` (minus their maximum) and labels
+        ``(N, )`` of results."""
+        segs = segments(results)
+        return (torch.from_numpy(concat(segs, 'logits')),
+                torch.from_numpy(concat(segs, 'labels')))
 
-    def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+    def compute_metrics(self,
+                        results: List[SampleRow]) -> Dict[str, float]:
         """Compute the scores on the results gathered from all ranks."""
         check_finite(results, 'CalibrationMetric')
-        temperatures = {res.get('temperature') for res in results}
-        if len(temperatures) > 1:
-            raise ValueError(
-                'CalibrationMetric: the samples carry different '
-                f'`temperature`s {sorted(temperatures, key=str)}; a '
-                'calibrated model gives its one temperature to every sample '
-                '(None: no temperature)')
-        temperature = temperatures.pop()
-        # read in chunks from the per-sample rows: no (N, K) copy
-        logits = [res['logits'] for res in results]
-        widths = {len(row) for row in logits}
+        if not results:
+            return {}
+        segs = segments(results)
+        widths = {record.arrays['logits'].shape[1] for record, _, _ in segs}
         if len(widths) > 1:
-            raise ValueError(
-                'CalibrationMetric: the samples\' `ensemble_logits` / '
-                f'`pred_score` have different numbers of classes {widths}')
-        labels = torch.tensor([res['gt_label'] for res in results])
+            raise _widths_error(widths)
+        temperature = _one_temperature(concat(segs, 'temperature'))
+        labels = torch.from_numpy(concat(segs, 'labels'))
+        summary = {key: torch.from_numpy(concat(segs, key)) for key in _TERMS}
+        summary.update((key, torch.from_numpy(concat(segs, key, 'kept_ends')))
+                       for key in _KEPT)
+        logits = blocks(segs, 'logits')
         two_fold = temperature is None and len(results) >= 4
-        scaled = None
-        if two_fold:  # fitted first: one pass then scores both ways
+        if two_fold:  # fitted on the rows, then one pass scaled
             fitted, halves = two_fold_temperatures(logits, labels,
                                                    self.split_seed)
-            scaled = torch.tensor(fitted, dtype=torch.float64)[1 - halves]
-        summary = softmax_summary(logits, labels, scaled, self.tace_threshold)
+            summary['scaled_log_norm'] = scaled_log_norm(
+                logits,
+                1 / torch.tensor(fitted, dtype=torch.float64)[1 - halves])
         metrics = calibration_scores(logits, labels, self.num_bins,
                                      self.tace_threshold, summary)
         if two_fold:
@@ -161,3 +175,34 @@ class CalibrationMetric(BaseMetric):
                 logger='current',
                 level=logging.WARNING)
         return metrics
+
+
+#: The per-sample terms of :func:`softmax_summary` that the metric keeps,
+#: and its per-probability ones.
+_TERMS = ('label_gap', 'log_norm', 'correct', 'square_sum')
+_KEPT = ('kept_classes', 'kept_probs', 'kept_hits')
+
+
+def _widths_error(widths: set) -> ValueError:
+    """The error of samples of different numbers of classes."""
+    return ValueError(
+        'CalibrationMetric: the samples\' `ensemble_logits` / '
+        f'`pred_score` have different numbers of classes {sorted(widths)}')
+
+
+def _one_temperature(temperatures: np.ndarray) -> Optional[float]:
+    """The samples' one ``temperature`` (NaN: none), None if none has it."""
+    given = ~np.isnan(temperatures)
+    if not given.any():
+        return None
+    values = temperatures[given]
+    if given.all() and values.min() == values.max():
+        return float(values[0])
+    found = set(np.unique(values).tolist())
+    if not given.all():
+        found.add(None)
+    raise ValueError(
+        'CalibrationMetric: the samples carry different '
+        f'`temperature`s {sorted(found, key=str)}; a calibrated model '
+        'gives its one temperature to every sample (None: no '
+        'temperature)')

@@ -47,12 +47,12 @@ class ConformalMetric(BaseMetric):
             raise ValueError('ConformalMetric: `pred_set` must be a bool '
                              f'tensor (K, ), got {sets.dtype}')
         labels = batch_labels(data_samples, 'ConformalMetric')
-        bad = [label for label in labels if not 0 <= label < sets.size(1)]
+        bad = labels[(labels < 0) | (labels >= sets.size(1))].tolist()
         if bad:
             raise ValueError(
                 f'ConformalMetric: `gt_label` {bad[0]} is not a class of the '
                 f'`pred_set` of {sets.size(1)} classes')
-        covered = sets.gather(1, torch.tensor(labels)[:, None])[:, 0]
+        covered = sets.gather(1, labels[:, None])[:, 0]
         self.results.extend(
             dict(size=size, covered=hit)
             for size, hit in zip(sets.sum(dim=1).tolist(), covered.tolist()))

@@ -7,7 +7,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 from mmpretrain.registry import METRICS
 
-from .sample_checks import check_finite
+from .batch_results import check_finite
 from .wrapper_metric import WrapperMetric
 
 

@@ -2,20 +2,20 @@
 import logging
 from typing import Dict, List, Optional, Sequence
 
-import numpy as np
 import torch
-from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 from mmpretrain.registry import METRICS
 from torch import Tensor
 
 from ..functional import pairwise_disagreement, ratio_errors, top1_accuracy
-from .sample_checks import (batch_labels, check_finite, mark_non_finite,
-                            missing_prediction, read_field)
+from .batch_results import (BatchRowsMetric, SampleRow, check_finite, concat,
+                            segments)
+from .sample_checks import (batch_labels, mark_non_finite, missing_prediction,
+                            read_field)
 
 
 @METRICS.register_module()
-class EnsembleDiversityMetric(BaseMetric):
+class EnsembleDiversityMetric(BatchRowsMetric):
     """Accuracy of each head, ensemble gain and diversity between the heads.
 
     Reads ``member_logits`` ``(M, K)``, ``pred_score`` and ``gt_label``. Keys,
@@ -34,10 +34,9 @@ class EnsembleDiversityMetric(BaseMetric):
     default_prefix: Optional[str] = 'diversity'
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
-        """Store per sample the label, the ensemble prediction and the head
-        predictions, an int64 numpy row ``(2 + M, )`` (``(2, )`` without
-        ``member_logits``); a sample with a non-finite field read gets a
-        dict marking it instead."""
+        """Store the label, the ensemble prediction and the head predictions
+        of the samples, int64 ``rows`` ``(B, 2 + M)`` (``(B, 2)`` without
+        ``member_logits``; :meth:`store_rows`)."""
         labels = batch_labels(data_samples, 'EnsembleDiversityMetric')
         marks = [{} for _ in data_samples]
         preds = torch.empty(len(data_samples), dtype=torch.long)
@@ -52,42 +51,41 @@ class EnsembleDiversityMetric(BaseMetric):
             pred_label = torch.as_tensor(data_sample['pred_label'])
             preds[i] = int(pred_label.reshape(-1)[0].long())
             mark_non_finite(marks[i], data_sample, ('pred_label', ))
-        rows = torch.stack([torch.tensor(labels), preds], 1)
+        rows = torch.stack([labels, preds], 1)
         index, logits = read_field(data_samples, 'member_logits', marks)
+        if 0 < len(index) < len(data_samples):
+            raise self._partial(len(index), len(data_samples))
         if index:
-            heads = logits.max(dim=-1).indices.reshape(len(index), -1)
-            if len(index) == len(data_samples):
-                rows = torch.cat([rows, heads], 1)
-            else:  # the error is raised in compute_metrics
-                rows = list(rows)
-                for i, head in zip(index, heads):
-                    rows[i] = torch.cat([rows[i], head])
-                rows = [row.numpy() for row in rows]
-        # one array per sample: mmengine's _to_cpu walks every object
-        self.results.extend(
-            mark or row
-            for mark, row in zip(marks, rows if isinstance(rows, list) else
-                                 rows.numpy()))
+            rows = torch.cat(
+                [rows, logits.max(dim=-1).indices.reshape(len(index), -1)], 1)
+        self.store_rows(dict(rows=rows.numpy()), marks)
 
     @staticmethod
-    def stack(results: List[dict]) -> Dict[str, Tensor]:
+    def _partial(num: int, total: int) -> ValueError:
+        """The error of ``member_logits`` on ``num`` of ``total`` samples."""
+        return ValueError(
+            f'EnsembleDiversityMetric: `member_logits` is on {num} of '
+            f'{total} samples; every sample must carry it')
+
+    @staticmethod
+    def stack(results: List[SampleRow]) -> Dict[str, Tensor]:
         """The int64 ``head_preds`` ``(N, M)``, ``pred_label`` and
         ``gt_label`` ``(N, )`` of results that all have head predictions."""
-        values = torch.from_numpy(np.stack(results))
+        values = torch.from_numpy(concat(segments(results), 'rows'))
         return dict(
             head_preds=values[:, 2:].contiguous(),
             pred_label=values[:, 1].contiguous(),
             gt_label=values[:, 0].contiguous())
 
-    def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+    def compute_metrics(self, results: List[SampleRow]) -> Dict[str, float]:
         """Compute the keys on the results gathered from all ranks."""
         check_finite(results, 'EnsembleDiversityMetric')
-        with_heads = sum(len(res) > 2 for res in results)
+        segs = segments(results)
+        with_heads = sum(stop - start for record, start, stop in segs
+                         if record.arrays['rows'].shape[1] > 2)
         if 0 < with_heads < len(results):
-            raise ValueError(
-                f'EnsembleDiversityMetric: `member_logits` is on {with_heads} '
-                f'of {len(results)} samples; every sample must carry it')
-        if not with_heads or len(results[0]) < 4:
+            raise self._partial(with_heads, len(results))
+        if not with_heads or segs[0][0].arrays['rows'].shape[1] < 4:
             print_log(
                 'EnsembleDiversityMetric: no `member_logits` or a single '
                 'head; no diversity keys are reported.',

@@ -9,9 +9,9 @@ from mmpretrain.registry import METRICS
 
 from ..functional import (UNCERTAINTY_SCORES, auroc, average_precision,
                           fpr_at_tpr, ood_logits, uncertainty_scores)
-from .sample_checks import (check_finite, mark_non_finite,
-                            mark_non_finite_rows, missing_prediction,
-                            read_field, stack_field)
+from .batch_results import check_finite
+from .sample_checks import (mark_non_finite, mark_non_finite_rows,
+                            missing_prediction, read_field, stack_field)
 
 #: The scores that not every model has, and what they need.
 _NEEDS = (

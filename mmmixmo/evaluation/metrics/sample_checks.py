@@ -1,11 +1,10 @@
 """Checks and batched reads of the predicted samples, shared by the metrics.
 
 The metrics read a batch at once (:func:`read_field`, :func:`batch_labels`)
-and store per sample only what they need, as Python scalars or float32
-numpy rows: that is what the ranks gather.
+and store only what they need (:mod:`.batch_results`): that is what the
+ranks gather.
 """
-from collections import Counter
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -53,13 +52,16 @@ def read_field(data_samples: Sequence[dict], field: str,
     return index, values
 
 
-def batch_labels(data_samples: Sequence[dict], metric: str) -> List[int]:
-    """The ``gt_label`` of each sample, checked as by :func:`single_label`."""
+def batch_labels(data_samples: Sequence[dict], metric: str) -> Tensor:
+    """The ``gt_label`` of the samples, checked as by :func:`single_label`,
+    as an int64 tensor ``(B, )``."""
     labels = [data_sample['gt_label'] for data_sample in data_samples]
-    for label, data_sample in zip(labels, data_samples):
-        if not isinstance(label, Tensor) or label.numel() != 1:
-            single_label(data_sample, metric)  # raises if not one value
-    return [int(label) for label in labels]
+    if not all(isinstance(label, Tensor) and label.numel() == 1
+               for label in labels):
+        labels = [single_label(s, metric) for s in data_samples]
+    if not labels:
+        return torch.empty(0, dtype=torch.long)
+    return torch.cat([label.reshape(1) for label in labels]).long().cpu()
 
 
 def single_label(data_sample: dict, metric: str) -> Tensor:
@@ -127,22 +129,3 @@ def mark_non_finite_rows(results: List[dict],
     for row in suspect.tolist():
         result = results[row if index is None else index[row]]
         result[NON_FINITE_KEY] = result.get(NON_FINITE_KEY, ()) + (field, )
-
-
-def check_finite(results: List[Any], metric: str) -> None:
-    """Raise if any of the gathered results was read from NaN or inf.
-
-    Args:
-        results (list): A metric's results of all the samples; those that
-            are not dicts (of foreign metrics) have no mark.
-        metric (str): Name of the metric, for the error message.
-    """
-    counts = Counter(
-        field for res in results if isinstance(res, dict)
-        for field in res.get(NON_FINITE_KEY, ()))
-    if counts:
-        where = ', '.join(f'`{field}` of {num} of {len(results)} samples'
-                          for field, num in sorted(counts.items()))
-        raise ValueError(
-            f'{metric}: NaN or inf in {where}; no metric is computed from '
-            'them: check the model/checkpoint (a diverged training?)')

@@ -1,6 +1,7 @@
 """The chunked calibration scores against a float64 reference on stacked
 probabilities: the formulas of the previous implementation, with ties."""
 import math
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -8,7 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from mmmixmo.evaluation.functional import (calibration_scores,
-                                           fit_temperature, softmax_summary,
+                                           fit_temperature, scaled_log_norm,
+                                           softmax_summary,
                                            temperature_scaled_nll,
                                            two_fold_temperature_scaling)
 from mmmixmo.evaluation.functional.calibration import (LOG_TEMPERATURE_RANGE,
@@ -103,6 +105,13 @@ def _reference(logits, labels, num_bins=15, threshold=1e-3, seed=0):
     return out
 
 
+def _blocks(logits, num_blocks=7):
+    """Logits as CalibrationMetric stores them: float32 blocks of rows minus
+    each row's maximum."""
+    centred = (logits - logits.amax(1, keepdim=True)).numpy()
+    return np.array_split(centred, num_blocks)
+
+
 def _random_logits(seed, num, num_classes, scale):
     """float32 logits with ties: repeated rows, and equal logits in rows."""
     gen = torch.Generator().manual_seed(seed)
@@ -123,8 +132,8 @@ def test_equals_the_float64_reference(seed, num, num_classes, scale,
                                       num_bins):
     logits, labels = _random_logits(seed, num, num_classes, scale)
     ref = _reference(logits.double(), labels, num_bins)
-    # as a tensor and as the rows CalibrationMetric stores
-    for source in (logits, list(logits.numpy())):
+    # as a tensor and as the blocks CalibrationMetric stores
+    for source in (logits, _blocks(logits)):
         out = calibration_scores(source, labels, num_bins)
         out.update(two_fold_temperature_scaling(source, labels, num_bins))
         temperature = out.pop('temperature')
@@ -156,10 +165,13 @@ def test_fit_against_the_golden_section_search():
 def test_summary_in_chunks_and_kept_probabilities():
     # more rows than a chunk: the rows of the chunks are put together again
     logits, labels = _random_logits(4, 700, 300, 2.0)
+    logits -= logits.amax(1, keepdim=True)  # as in the blocks, exactly
     probs = logits.double().softmax(1)
-    summary = softmax_summary(list(logits.numpy()), labels, 0.5, 2e-3)
+    summary = softmax_summary(_blocks(logits), labels, 0.5, 2e-3)
     kept = (probs > 2e-3).view(-1).nonzero()[:, 0]
-    assert torch.equal(summary['kept'], kept)
+    assert torch.equal(summary['kept_rows'], kept // 300)
+    assert torch.equal(summary['kept_classes'].long(), kept % 300)
+    assert summary['kept_classes'].dtype == torch.int16
     torch.testing.assert_close(summary['kept_probs'], probs.view(-1)[kept],
                                rtol=1e-13, atol=0)
     torch.testing.assert_close((-summary['log_norm']).exp(),
@@ -172,6 +184,51 @@ def test_summary_in_chunks_and_kept_probabilities():
         scaled.gather(1, labels[:, None])[:, 0], rtol=0, atol=1e-12)
     assert summary['correct'].tolist() == (
         logits.argmax(1) == labels).tolist()
+    assert summary['kept_hits'].tolist() == (
+        summary['kept_classes'].long() == labels[kept // 300]).tolist()
     empty = softmax_summary(np.zeros((0, 3), np.float32), labels[:0], 1.0,
                             0.5)
     assert all(v.numel() == 0 for v in empty.values())
+
+
+def test_scaled_log_norm_in_float32():
+    # the float32 pass is within float32 rounding of the float64 value,
+    # for any shift of a row and one 1 / T per row
+    logits, _ = _random_logits(5, 300, 200, 3.0)
+    betas = torch.linspace(0.2, 5.0, 300, dtype=torch.float64)
+    shifted = (logits + 7.0).double()
+    exact = torch.logsumexp(
+        betas[:, None] * (shifted - shifted.amax(1, keepdim=True)), 1)
+    for source in (logits + 7.0, _blocks(logits + 7.0)):
+        out = scaled_log_norm(source, betas)
+        assert out.dtype == torch.float64 and out.shape == (300, )
+        torch.testing.assert_close(out, exact, rtol=0, atol=2e-6)
+
+
+def test_taylor_step_and_one_full_pass():
+    from mmmixmo.evaluation.functional import calibration
+    # the root of 1 + x + x^2 / 2 + x^3 / 6 + x^4 / 24 = 2 (e^x = 2 cut at
+    # degree 4) from the start 0.7 (a Halley step's, close to it)
+    root = calibration._taylor_root([-1.0, 1.0, 1.0, 1.0, 1.0], 0.7)
+    assert sum(root**j / math.factorial(j) for j in range(5)) == \
+        pytest.approx(2, abs=1e-12)
+    assert root == pytest.approx(math.log(2), abs=2e-3)
+    # 10,000 rows: the fit on every 16th row, then a single pass over all
+    # of them, within the tolerance of the golden-section search
+    gen = torch.Generator().manual_seed(0)
+    logits = 3 * torch.randn(10000, 20, generator=gen)
+    labels = torch.where(
+        torch.rand(10000, generator=gen) < 0.7, logits.argmax(1),
+        torch.randint(20, (10000, ), generator=gen))
+    passes = []
+    derivatives = calibration._nll_derivatives
+
+    def count(logits, *args):
+        passes.append(calibration._num_rows(logits))
+        return derivatives(logits, *args)
+
+    with mock.patch.object(calibration, '_nll_derivatives', count):
+        fitted = fit_temperature(logits, labels)
+    assert passes.count(10000) == 1 and set(passes) == {625, 10000}
+    assert abs(math.log(fitted / _golden_temperature(
+        logits.double(), labels))) <= LOG_TEMPERATURE_TOL

@@ -14,6 +14,11 @@ import mmmixmo  # noqa: F401  (registers the metrics)
 from mmmixmo.evaluation.metrics import CalibrationMetric
 
 
+def _row(result, key):
+    """A sample's row of its batch's array ``key``."""
+    return result.record.arrays[key][result.index]
+
+
 def _evaluate(metric, samples):
     metric.process(None, [s.to_dict() for s in samples])
     return metric.evaluate(len(samples))
@@ -65,23 +70,36 @@ def test_logits_source(member_logits, head_labels, make_samples):
     out = _evaluate(CalibrationMetric(), make_samples(head_labels,
                                                       probs=probs))
     assert out == pytest.approx(ref, rel=1e-5, abs=1e-6)
-    # ensemble_logits if present, else log(pred_score); stored per sample
-    # as float32 numpy arrays (small to gather), the label as an int.
+    # ensemble_logits if present, else log(pred_score); stored per batch
+    # (small to gather): float32 numpy logits minus their maximum, the
+    # float64 softmax terms, the kept probabilities
     sample = make_samples([0], member_logits[1:2])[0].to_dict()
     metric = CalibrationMetric()
     metric.process(None, [sample])
     metric.process(None, [dict(sample, ensemble_logits=torch.ones(3))])
     del sample['ensemble_logits']
     metric.process(None, [sample])
-    assert [r['logits'].tolist() for r in metric.results[:2]
-            ] == [[0.0, 1.5, 0.5], [1.0, 1.0, 1.0]]
+    assert [_row(r, 'logits').tolist() for r in metric.results[:2]
+            ] == [[-1.5, 0.0, -1.0], [0.0, 0.0, 0.0]]
+    log_probs = sample['pred_score'].double().log().float()
     torch.testing.assert_close(
-        torch.from_numpy(metric.results[2]['logits']),
-        sample['pred_score'].double().log().float())
+        torch.from_numpy(_row(metric.results[2], 'logits')),
+        log_probs - log_probs.max())
     assert all(
-        isinstance(r['logits'], np.ndarray) and r['logits'].dtype == np.float32
-        and r['logits'].shape == (3, ) and r['gt_label'] == 0
+        _row(r, 'logits').dtype == np.float32 and _row(r, 'logits').shape
+        == (3, ) and _row(r, 'log_norm').dtype == np.float64
         for r in metric.results)
+    # label, z_y - max z, log sum exp(z - max z), right, sum p^2
+    assert [
+        _row(metric.results[1], key)
+        for key in ('labels', 'label_gap', 'log_norm', 'correct',
+                    'square_sum')
+    ] == pytest.approx([0, 0, math.log(3), 1, 1 / 3], abs=1e-12)
+    # all 3 probabilities 1/3 kept, the first one the label's
+    arrays = metric.results[1].record.arrays
+    assert arrays['kept_classes'].tolist() == [0, 1, 2]
+    assert arrays['kept_probs'].tolist() == pytest.approx([1 / 3] * 3)
+    assert arrays['kept_hits'].tolist() == [True, False, False]
 
 
 def test_perfect_and_over_confident(make_samples):
@@ -260,8 +278,10 @@ def test_non_finite_input_raises(member_logits, head_labels, make_samples,
     evaluator.process(samples[:3])
     evaluator.process(samples[3:])
     # process only marks them; the count is over all the batches
-    assert [res.get('non_finite') for res in metric.results
-            ] == [None, (field, ), None, None, (field, ), None]
+    assert [
+        res.record.marks[res.index] or None if res.record.marks else None
+        for res in metric.results
+    ] == [None, (field, ), None, None, (field, ), None]
     with pytest.raises(ValueError) as error:
         evaluator.evaluate(6)
     assert str(error.value) == non_finite_error('CalibrationMetric', 2, 6,
@@ -304,10 +324,16 @@ def test_large_random_set_equals_the_float64_functions():
     evaluator = Evaluator([metric])
     for start in range(0, 1000, 64):
         evaluator.process(samples[start:start + 64])
-    # per sample: a float32 row and an int (what the ranks gather)
-    assert all(r['logits'].dtype == np.float32 and type(r['gt_label']) is int
-               for r in metric.results)
-    assert len(pickle.dumps(metric.results)) < 1000 * (50 * 4 + 300)
+    # per sample (what the ranks gather): a float32 row, 4 float64 terms,
+    # the label, and the kept probabilities (float64), classes (int16) and
+    # hit flags
+    records = {id(r.record): r.record for r in metric.results}.values()
+    assert all(r.arrays['logits'].dtype == np.float32
+               and r.arrays['kept_classes'].dtype == np.int16
+               for r in records)
+    kept = sum(len(r.arrays['kept_probs']) for r in records)
+    assert len(pickle.dumps(metric.results)) < \
+        1000 * (50 * 4 + 6 * 8 + 100) + kept * (8 + 2 + 1)
     out = evaluator.evaluate(1000)
     ref = calibration_scores(logits, labels)
     ref.update(two_fold_temperature_scaling(logits, labels))

@@ -107,10 +107,10 @@ def test_results_are_small_per_sample(member_logits, head_labels,
     metric.process(None, [
         s.to_dict() for s in make_samples(head_labels, member_logits)])
     assert len(metric.results) == 6
-    assert metric.results[1].tolist() == [1, 1, 1, 2]
-    assert all(
-        type(r) is np.ndarray and r.dtype == np.int64 and r.shape == (4, )
-        for r in metric.results)
+    rows = metric.results[0].record.arrays['rows']
+    assert all(r.record.arrays['rows'] is rows for r in metric.results)
+    assert rows.dtype == np.int64 and rows.shape == (6, 4)
+    assert rows[metric.results[1].index].tolist() == [1, 1, 1, 2]
     stacked = EnsembleDiversityMetric.stack(metric.results)
     assert stacked['head_preds'].shape == (6, 2)
     assert stacked['pred_label'].tolist() == [0, 1, 2, 0, 2, 0]

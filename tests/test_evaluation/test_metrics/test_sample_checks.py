@@ -11,7 +11,6 @@ from mmmixmo.evaluation.metrics import (CalibrationMetric, ConformalMetric,
                                         InDistributionMetric, OODMetric,
                                         SelectivePredictionMetric)
 from mmmixmo.evaluation.metrics.sample_checks import (batch_labels,
-                                                      check_finite,
                                                       mark_non_finite,
                                                       missing_prediction,
                                                       read_field,
@@ -43,24 +42,6 @@ def test_mark_non_finite():
     assert mark_non_finite({}, sample, ('pred_label', )) == {}
 
 
-def test_check_finite_counts_every_result():
-    results = [dict(x=0)] * 295 + [
-        dict(x=0, non_finite=('pred_score', )),
-        dict(x=0, non_finite=('pred_score', 'member_logits')),
-        dict(x=0, non_finite=('member_logits', )),
-        dict(x=0, non_finite=('member_logits', )),
-        3,  # a foreign metric's result: not a dict, no mark
-    ]
-    with pytest.raises(ValueError) as error:
-        check_finite(results, 'OODMetric')
-    assert str(error.value) == (
-        'OODMetric: NaN or inf in `member_logits` of 3 of 300 samples, '
-        '`pred_score` of 2 of 300 samples; no metric is computed from them: '
-        'check the model/checkpoint (a diverged training?)')
-    check_finite(results[:295] + [3], 'OODMetric')
-    check_finite([], 'OODMetric')
-
-
 def test_single_label():
     assert single_label(dict(gt_label=np.array([2])), 'M').tolist() == [2]
     assert single_label(dict(gt_label=torch.tensor(1)), 'M').dtype == \
@@ -90,7 +71,10 @@ def test_read_field_marks_rows():
 def test_batch_labels():
     samples = [dict(gt_label=torch.tensor([2])), dict(gt_label=np.array(1)),
                dict(gt_label=3)]
-    assert batch_labels(samples, 'M') == [2, 1, 3]
+    labels = batch_labels(samples, 'M')
+    assert labels.dtype == torch.int64 and labels.tolist() == [2, 1, 3]
+    assert batch_labels(samples[:1] * 2, 'M').tolist() == [2, 2]
+    assert batch_labels([], 'M').shape == (0, )
     with pytest.raises(ValueError, match='^M is single-label.* got 0 values'):
         batch_labels(samples + [dict(gt_label=torch.tensor([]))], 'M')
 

@@ -3,6 +3,7 @@ import logging
 import math
 from unittest import mock
 
+import numpy as np
 import pytest
 import torch
 from mmengine.evaluator import Evaluator
@@ -111,11 +112,13 @@ def test_results_are_small(make_samples):
     metric = SelectivePredictionMetric()
     samples = make_samples(LABELS, probs=PROBS)
     metric.process(None, [s.to_dict() for s in samples])
-    assert metric.results[2] == dict(
-        confidence=pytest.approx(0.7), correct=False)
-    assert all(
-        set(res) == {'confidence', 'correct'} and type(res['confidence'])
-        is float for res in metric.results)
+    # one float64 confidence and one bool per sample
+    arrays = metric.results[2].record.arrays
+    assert set(arrays) == {'confidence', 'correct'}
+    assert arrays['confidence'].dtype == np.float64 and arrays[
+        'correct'].dtype == np.bool_
+    assert arrays['confidence'][2] == pytest.approx(0.7)
+    assert not arrays['correct'][2]
 
 
 @pytest.mark.parametrize('coverages, keys', [((0.5, 0.999, 1), [
