@@ -58,6 +58,19 @@ def test_equals_wrapped_metrics_on_the_id_part(make_samples, member_logits,
     assert _run([Accuracy()], samples)['accuracy/top1'] == pytest.approx(40.)
 
 
+def test_batches_of_only_ood_samples(make_samples, member_logits,
+                                     head_labels):
+    # one sample per batch: the wrapped metrics get empty batches
+    samples = _mixed(make_samples, member_logits, head_labels)
+    types = ('CalibrationMetric', 'EnsembleDiversityMetric',
+             'SelectivePredictionMetric')
+    out = _run([InDistributionMetric(dict(type=t)) for t in types], samples,
+               batch_size=1)
+    ref = _run([METRICS.build(dict(type=t)) for t in types],
+               [s for s in samples if not s.is_ood])
+    assert out == ref and 'calibration/nll' in out
+
+
 def test_built_from_the_evaluator_config(make_samples, member_logits,
                                          head_labels):
     # As the Runner builds `test_evaluator` (default scope mmpretrain).
