@@ -12,7 +12,7 @@ import time
 from typing import Dict, Iterator, List, Sequence
 
 import torch
-from mmengine.evaluator import Evaluator
+from mmengine.evaluator import BaseMetric, Evaluator
 from mmpretrain.structures import DataSample
 
 from ..models.utils.ensemble_average import ensemble_average
@@ -112,8 +112,9 @@ def measure_evaluator(metrics: Sequence[dict],
         dict: ``process`` and ``compute`` (s), ``cpu`` (the CPU seconds of
         both, less sensitive to a shared machine), ``peak_mib`` (peak extra
         RSS), ``gathered_mib`` (the pickled size of the results that a rank
-        sends for ``num`` samples, estimated on the first batch) and
-        ``metrics`` (the values).
+        sends for ``num`` samples, estimated on the first batch), ``each``
+        (per metric, in order: its name and the seconds of its share of
+        ``compute``) and ``metrics`` (the values).
     """
     evaluator = Evaluator(copy.deepcopy(list(metrics)))
     first = next(synthetic_batches(batch_size, num_classes, num_members,
@@ -133,13 +134,32 @@ def measure_evaluator(metrics: Sequence[dict],
         process += time.perf_counter() - start
         cpu += time.process_time() - start_cpu
     del batch
+    each = [_timed_evaluate(metric) for metric in evaluator.metrics]
     start, start_cpu = time.perf_counter(), time.process_time()
     values = evaluator.evaluate(num)
     compute = time.perf_counter() - start
     return dict(process=process, compute=compute,
                 cpu=cpu + time.process_time() - start_cpu,
                 peak_mib=peak_extra_mib(base), gathered_mib=gathered,
+                each=[(type(metric).__name__, seconds[0])
+                      for metric, seconds in zip(evaluator.metrics, each)],
                 metrics=values)
+
+
+def _timed_evaluate(metric: BaseMetric) -> List[float]:
+    """Time the calls of ``metric.evaluate`` (this instance's): returns the
+    list their seconds are appended to."""
+    seconds: List[float] = []
+    evaluate = metric.evaluate
+
+    def timed_evaluate(size: int) -> dict:
+        start = time.perf_counter()
+        out = evaluate(size)
+        seconds.append(time.perf_counter() - start)
+        return out
+
+    metric.evaluate = timed_evaluate
+    return seconds
 
 
 def measure_tace(name: str, num: int, num_classes: int, num_members: int,

@@ -63,6 +63,10 @@ def test_measurements_are_those_of_the_evaluator():
     assert out['metrics'] == evaluator.evaluate(200)
     assert out['process'] > 0 and out['compute'] > 0 and out['cpu'] > 0
     assert out['peak_mib'] >= 0 and out['gathered_mib'] > 0
+    # each metric's share of compute, in the evaluator's order
+    assert [name for name, _ in out['each']] == ROWS[:4]
+    shares = [seconds for _, seconds in out['each']]
+    assert min(shares) > 0 and sum(shares) <= out['compute']
     tace = measure_tace('tace_mixmo', 200, 10, 2, seed=3)
     probs = torch.stack([
         s.pred_score for b in synthetic_batches(200, 10, 2, seed=3)
@@ -85,8 +89,8 @@ def tool_config() -> str:
 
 
 def test_table_of_rows(tool, capsys, monkeypatch):
-    # every (row, N) runs in a child process: here in this one
-    commands, real_run = [], subprocess.run
+    # every (row, N, repeat) runs in a child process: here in this one
+    commands, outputs, real_run = [], [], subprocess.run
 
     def run(cmd, **kwargs):
         if cmd[0] != sys.executable:  # e.g. platform's uname
@@ -95,17 +99,27 @@ def test_table_of_rows(tool, capsys, monkeypatch):
         stdout = io.StringIO()
         with contextlib.redirect_stdout(stdout):
             tool.main(cmd[2:])
+        outputs.append(json.loads(stdout.getvalue()))
         return subprocess.CompletedProcess(cmd, 0, stdout.getvalue(), '')
 
     monkeypatch.setattr(tool.subprocess, 'run', run)
     results = tool.main(['--sizes', '90', '60', '--num-classes', '10',
-                         '--num-members', '3', '--seed', '1', '--tace'])
+                         '--num-members', '3', '--seed', '1', '--tace',
+                         '--repeats', '3'])
     out = capsys.readouterr().out
-    assert len(commands) == 2 * 7
+    assert len(commands) == 2 * 7 * 3
     assert commands[0][-8:] == ['--num-classes', '10', '--num-members', '3',
                                 '--seed', '1', '--batch-size', '64']
+    # interleaved: the rows in order, then backwards, then in order
+    rows = ['0', '1', '2', '3', 'evaluator', 'tace', 'tace_mixmo']
+    assert [cmd[4] for cmd in commands[:21]] == rows + rows[::-1] + rows
+    assert {cmd[5] for cmd in commands[:21]} == {'90'}
     assert [r['row'] for r in results[:7]] == ROWS + ['tace', 'tace_mixmo']
     assert [r['num'] for r in results] == [90] * 7 + [60] * 7
+    # the medians of the repeats
+    computes = [o['compute'] for o, cmd in zip(outputs, commands[:21])
+                if cmd[4] == '1']
+    assert results[1]['compute'] == sorted(computes)[1]
     lines = out.splitlines()
     assert lines[0].startswith('Hardware: CPU')
     assert lines[1].split('|')[1:-1] == [
@@ -115,14 +129,26 @@ def test_table_of_rows(tool, capsys, monkeypatch):
     ]
     assert lines[3].startswith('| Accuracy                  | 90 x 10 |')
     assert lines[9].startswith('| tace_mixmo                | 90 x 10 |')
+    assert lines[3].split('|')[4].strip() == '{:.2f}'.format(
+        results[0]['compute'])
     # the TACE rows are functions: no process, nothing gathered
     assert lines[9].split('|')[3].strip() == '-'
     ratio = next(line for line in lines
                  if line.startswith('evaluator / Accuracy at N = 90'))
-    by_row = {r['row']: r for r in results[:7]}
-    assert ratio.split(': ', 1)[1].startswith('compute {:.2f} x, '.format(
-        by_row['evaluator']['compute'] / by_row['Accuracy']['compute']))
-    assert ' x (CPU ' in ratio and 'peak extra memory' in ratio
+    by_row = {cmd[4]: [o for o, c in zip(outputs[:21], commands)
+                       if c[4] == cmd[4]] for cmd in commands[:21]}
+    ratios = sorted(f['compute'] / a['compute']
+                    for f, a in zip(by_row['evaluator'], by_row['0']))
+    expected = 'compute {:.2f} x ({:.2f}-{:.2f}), '.format(
+        ratios[1], ratios[0], ratios[2])
+    assert ratio.split(': ', 1)[1].startswith(expected)
+    assert ' x (CPU ' not in ratio and ', CPU ' in ratio
+    shares = next(line for line in lines if line.startswith(
+        'compute of each metric in the evaluator at N = 90: '))
+    accuracy = sorted(o['each'][0][1] for o in by_row['evaluator'])
+    assert shares.split(': ', 1)[1].startswith(
+        'Accuracy {:.2f} s, CalibrationMetric '.format(accuracy[1]))
+    assert 'peak extra memory' in ratio
     values = [line for line in lines if line.startswith('values at N = 60')]
     assert json.loads(values[0].split(': ', 1)[1]) == results[11]['metrics']
     assert 'diversity/head2_top1' in results[11]['metrics']

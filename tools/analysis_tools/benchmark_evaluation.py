@@ -2,7 +2,9 @@
 
 One CPU thread. Rows: each metric of ``val_evaluator`` alone, the whole
 evaluator and, with ``--tace``, the two TACE functions on the float64
-``pred_score``. Every (row, N) runs in a fresh process (Linux): the peak
+``pred_score``. Every (row, N) runs ``--repeats`` times, each time in a
+fresh process (Linux), the rows interleaved; the table gives the medians,
+the ratios are the medians of the repeats' ratios (with their range). The peak
 extra memory is the peak resident size above the one after the warm-up
 (:mod:`mmmixmo.evaluation.benchmark`); "gathered" is the pickled size of the
 per-sample results a rank sends. The predictions are those of
@@ -10,22 +12,24 @@ per-sample results a rank sends. The predictions are those of
 
 Usage: python tools/analysis_tools/benchmark_evaluation.py [CONFIG]
     [--sizes 10000 50000] [--num-classes 1000] [--num-members 2]
-    [--seed 0] [--batch-size 64] [--tace]
+    [--seed 0] [--batch-size 64] [--repeats 3] [--tace]
 """
 import argparse
 import json
 import os
 import os.path as osp
+import statistics
 import subprocess
 import sys
-from typing import List, Optional, Tuple
+from functools import partial
+from typing import Dict, List, Optional, Tuple
 
 import torch
 
 from mmmixmo.evaluation.benchmark import (TACE_FUNCTIONS, measure_evaluator,
                                           measure_tace)
 from mmmixmo.utils.benchmark import (format_table, hardware_line,
-                                     load_config, positive_int)
+                                     interleaved, load_config, positive_int)
 
 CONFIG = osp.join(
     osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs',
@@ -45,6 +49,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--num-members', type=positive_int, default=2)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--batch-size', type=positive_int, default=64)
+    parser.add_argument('--repeats', type=positive_int, default=3,
+                        help='fresh processes per (row, N), interleaved')
     parser.add_argument('--tace', action='store_true',
                         help='also time the two TACE functions alone')
     parser.add_argument('--child', nargs=2, help=argparse.SUPPRESS)
@@ -76,6 +82,53 @@ def total(res: dict) -> float:
     return res.get('process', 0.0) + res['compute']
 
 
+def run_child(args: argparse.Namespace, row: str, num: int) -> dict:
+    """The measurement of ``(row, num)`` in a fresh process."""
+    cmd = [sys.executable, __file__, args.config, '--child', row, str(num),
+           '--num-classes', str(args.num_classes), '--num-members',
+           str(args.num_members), '--seed', str(args.seed), '--batch-size',
+           str(args.batch_size)]
+    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
+    out = subprocess.run(cmd, env=env, check=True, capture_output=True,
+                         text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def medians(repeats: List[dict]) -> dict:
+    """The first repeat's values with the medians of the figures."""
+    return dict(repeats[0], **{
+        key: statistics.median(res[key] for res in repeats)
+        for key in ('process', 'compute', 'cpu', 'peak_mib')
+        if key in repeats[0]
+    })
+
+
+def ratio_line(num: int, full: List[dict], acc: List[dict]) -> str:
+    """The evaluator's ratios to ``Accuracy``: per figure, the median of
+    the repeats' ratios and their range."""
+    parts = []
+    for name, figure in (('compute', lambda r: r['compute']),
+                         ('process + compute', total),
+                         ('CPU', lambda r: r['cpu']),
+                         ('peak extra memory', lambda r: r['peak_mib'])):
+        ratios = sorted(figure(f) / figure(a) for f, a in zip(full, acc))
+        spread = f' ({ratios[0]:.2f}-{ratios[-1]:.2f})' \
+            if len(ratios) > 1 else ''
+        parts.append(f'{name} {statistics.median(ratios):.2f} x{spread}')
+    return f'evaluator / Accuracy at N = {num}: ' + ', '.join(parts)
+
+
+def shares_line(num: int, full: List[dict]) -> str:
+    """The median seconds of each metric's share of the evaluator's
+    compute."""
+    names = [name for name, _ in full[0]['each']]
+    shares = [statistics.median(run['each'][i][1] for run in full)
+              for i in range(len(names))]
+    return f'compute of each metric in the evaluator at N = {num}: ' + \
+        ', '.join(f'{name} {share:.2f} s'
+                  for name, share in zip(names, shares))
+
+
 def main(argv: Optional[List[str]] = None) -> List[dict]:
     args = parse_args(argv)
     if args.child:
@@ -84,18 +137,14 @@ def main(argv: Optional[List[str]] = None) -> List[dict]:
     torch.set_num_threads(1)
     print(hardware_line(torch.device('cpu')))
     metrics = list(load_config(args.config).val_evaluator)
-    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
-    table, results = [], []
+    table, results, lines = [], [], []
     for num in args.sizes:
-        for row, label in row_names(metrics, args.tace):
-            cmd = [sys.executable, __file__, args.config, '--child', row,
-                   str(num), '--num-classes', str(args.num_classes),
-                   '--num-members', str(args.num_members), '--seed',
-                   str(args.seed), '--batch-size', str(args.batch_size)]
-            out = subprocess.run(cmd, env=env, check=True,
-                                 capture_output=True, text=True).stdout
-            res = dict(json.loads(out.strip().splitlines()[-1]), row=label,
-                       num=num)
+        rows = dict(row_names(metrics, args.tace))
+        runs: Dict[str, List[dict]] = interleaved(
+            {row: partial(run_child, args, row, num) for row in rows},
+            args.repeats)
+        for row, label in rows.items():
+            res = dict(medians(runs[row]), row=label, num=num)
             results.append(res)
             process = res.get('process')
             table.append((
@@ -105,16 +154,13 @@ def main(argv: Optional[List[str]] = None) -> List[dict]:
                 f'{total(res):.2f}', f'{res["cpu"]:.2f}',
                 f'{res["peak_mib"]:.0f}',
                 '-' if process is None else f'{res["gathered_mib"]:.1f}'))
+        accuracy = [row for row, label in rows.items() if label == 'Accuracy']
+        if accuracy:
+            lines.append(ratio_line(num, runs['evaluator'],
+                                    runs[accuracy[0]]))
+        lines.append(shares_line(num, runs['evaluator']))
     print(format_table(COLUMNS, table))
-    for num in args.sizes:
-        by_row = {res['row']: res for res in results if res['num'] == num}
-        if 'Accuracy' in by_row:
-            acc, full = by_row['Accuracy'], by_row['evaluator']
-            print(f'evaluator / Accuracy at N = {num}: compute '
-                  f'{full["compute"] / acc["compute"]:.2f} x, process + '
-                  f'compute {total(full) / total(acc):.2f} x (CPU '
-                  f'{full["cpu"] / acc["cpu"]:.2f} x), peak extra memory '
-                  f'{full["peak_mib"] / acc["peak_mib"]:.2f} x')
+    print('\n'.join(lines))
     for res in results:
         if res['row'] == 'evaluator':
             print(f'values at N = {res["num"]}: '

@@ -156,10 +156,12 @@ def test_two_fold_temperature_scaling_by_hand():
     assert temperature_scaled_nll(logits, labels, 1.0) == pytest.approx(
         1.263386, abs=1e-5)
     # Deterministic; another seed is another split (seed 1 splits 4/6 and
-    # 5/6 right too, the same scores; seed 2 splits 6/6 and 3/6).
+    # 5/6 right too, the same scores to the float32 rounding of the fit:
+    # equal values at other places of a chunk round apart by an ulp; seed 2
+    # splits 6/6 and 3/6).
     assert two_fold_temperature_scaling(logits, labels) == out
     assert two_fold_temperature_scaling(logits, labels, seed=1) == \
-        pytest.approx(out, rel=1e-12)
+        pytest.approx(out, rel=1e-7)
     assert two_fold_temperature_scaling(logits, labels, seed=2) != \
         pytest.approx(out, rel=1e-3)
 
