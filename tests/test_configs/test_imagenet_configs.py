@@ -92,6 +92,20 @@ def test_configs_read_the_imagenet_layout(imagenet):
 
 
 @pytest.mark.parametrize('method', sorted(MIXMO))
+def test_evaluator_gathers_hits_not_scores(method):
+    """mmpretrain's Accuracy as BatchAccuracy (its keys and values), then
+    the uncertainty metrics."""
+    cfg = load(MIXMO[method])
+    assert cfg.val_evaluator == cfg.test_evaluator
+    assert [dict(m) for m in cfg.val_evaluator] == [
+        dict(type='BatchAccuracy', topk=(1, 5)),
+        dict(type='CalibrationMetric', num_bins=15),
+        dict(type='EnsembleDiversityMetric'),
+        dict(type='SelectivePredictionMetric')
+    ]
+
+
+@pytest.mark.parametrize('method', sorted(MIXMO))
 def test_mixmo_adds_a_stem_and_a_head_to_resnet50(method):
     vanilla = MODELS.build(load(VANILLA).model)
     assert num_params(vanilla) == RESNET50
@@ -403,3 +417,5 @@ def test_mimo_trains_on_two_nodes(imagenet, tmp_path):
     assert ckpt['meta']['epoch'] == 1 and ckpt['meta']['iter'] == 2
     assert 'loss_head0' in output and 'loss_head1' in output
     assert 'Epoch(val) [1][' in output
+    # BatchAccuracy, gathered from both ranks
+    assert 'accuracy/top1: ' in output and 'accuracy/top5: ' in output

@@ -18,8 +18,10 @@ from mmmixmo.evaluation.functional import (
 from mmmixmo.utils.benchmark import load_config
 from tests.utils.tools import load_tool
 
-ROWS = ['Accuracy', 'CalibrationMetric', 'EnsembleDiversityMetric',
-        'SelectivePredictionMetric', 'evaluator']
+METRICS = ['BatchAccuracy', 'CalibrationMetric', 'EnsembleDiversityMetric',
+           'SelectivePredictionMetric']
+# the config's metrics, mmpretrain's Accuracy (the reference), the evaluator
+ROWS = METRICS + ['Accuracy', 'evaluator']
 
 
 @pytest.fixture(scope='module')
@@ -64,7 +66,7 @@ def test_measurements_are_those_of_the_evaluator():
     assert out['process'] > 0 and out['compute'] > 0 and out['cpu'] > 0
     assert out['peak_mib'] >= 0 and out['gathered_mib'] > 0
     # each metric's share of compute, in the evaluator's order
-    assert [name for name, _ in out['each']] == ROWS[:4]
+    assert [name for name, _ in out['each']] == METRICS
     shares = [seconds for _, seconds in out['each']]
     assert min(shares) > 0 and sum(shares) <= out['compute']
     tace = measure_tace('tace_mixmo', 200, 10, 2, seed=3)
@@ -107,17 +109,18 @@ def test_table_of_rows(tool, capsys, monkeypatch):
                          '--num-members', '3', '--seed', '1', '--tace',
                          '--repeats', '3'])
     out = capsys.readouterr().out
-    assert len(commands) == 2 * 7 * 3
+    assert len(commands) == 2 * 8 * 3
     assert commands[0][-8:] == ['--num-classes', '10', '--num-members', '3',
                                 '--seed', '1', '--batch-size', '64']
     # interleaved: the rows in order, then backwards, then in order
-    rows = ['0', '1', '2', '3', 'evaluator', 'tace', 'tace_mixmo']
-    assert [cmd[4] for cmd in commands[:21]] == rows + rows[::-1] + rows
-    assert {cmd[5] for cmd in commands[:21]} == {'90'}
-    assert [r['row'] for r in results[:7]] == ROWS + ['tace', 'tace_mixmo']
-    assert [r['num'] for r in results] == [90] * 7 + [60] * 7
+    rows = ['0', '1', '2', '3', 'reference', 'evaluator', 'tace',
+            'tace_mixmo']
+    assert [cmd[4] for cmd in commands[:24]] == rows + rows[::-1] + rows
+    assert {cmd[5] for cmd in commands[:24]} == {'90'}
+    assert [r['row'] for r in results[:8]] == ROWS + ['tace', 'tace_mixmo']
+    assert [r['num'] for r in results] == [90] * 8 + [60] * 8
     # the medians of the repeats
-    computes = [o['compute'] for o, cmd in zip(outputs, commands[:21])
+    computes = [o['compute'] for o, cmd in zip(outputs, commands[:24])
                 if cmd[4] == '1']
     assert results[1]['compute'] == sorted(computes)[1]
     lines = out.splitlines()
@@ -127,18 +130,24 @@ def test_table_of_rows(tool, capsys, monkeypatch):
         ' compute s ', ' total s ', ' CPU s ', ' peak extra MiB ',
         ' gathered MiB '
     ]
-    assert lines[3].startswith('| Accuracy                  | 90 x 10 |')
-    assert lines[9].startswith('| tace_mixmo                | 90 x 10 |')
+    assert lines[3].startswith('| BatchAccuracy             | 90 x 10 |')
+    assert lines[7].startswith('| Accuracy                  | 90 x 10 |')
+    assert lines[10].startswith('| tace_mixmo                | 90 x 10 |')
     assert lines[3].split('|')[4].strip() == '{:.2f}'.format(
         results[0]['compute'])
     # the TACE rows are functions: no process, nothing gathered
-    assert lines[9].split('|')[3].strip() == '-'
+    assert lines[10].split('|')[3].strip() == '-'
     ratio = next(line for line in lines
                  if line.startswith('evaluator / Accuracy at N = 90'))
-    by_row = {cmd[4]: [o for o, c in zip(outputs[:21], commands)
-                       if c[4] == cmd[4]] for cmd in commands[:21]}
+    by_row = {cmd[4]: [o for o, c in zip(outputs[:24], commands)
+                       if c[4] == cmd[4]] for cmd in commands[:24]}
+    # against mmpretrain's Accuracy, with the config's topk
+    assert [o['metrics'] for o in by_row['reference']] == [
+        o['metrics'] for o in by_row['0']]
+    assert list(by_row['reference'][0]['metrics']) == [
+        'accuracy/top1', 'accuracy/top5']
     ratios = sorted(f['compute'] / a['compute']
-                    for f, a in zip(by_row['evaluator'], by_row['0']))
+                    for f, a in zip(by_row['evaluator'], by_row['reference']))
     expected = 'compute {:.2f} x ({:.2f}-{:.2f}), '.format(
         ratios[1], ratios[0], ratios[2])
     assert ratio.split(': ', 1)[1].startswith(expected)
@@ -147,8 +156,22 @@ def test_table_of_rows(tool, capsys, monkeypatch):
         'compute of each metric in the evaluator at N = 90: '))
     accuracy = sorted(o['each'][0][1] for o in by_row['evaluator'])
     assert shares.split(': ', 1)[1].startswith(
-        'Accuracy {:.2f} s, CalibrationMetric '.format(accuracy[1]))
+        'BatchAccuracy {:.2f} s, CalibrationMetric '.format(accuracy[1]))
+    assert 'BatchAccuracy and Accuracy at N = 60: the same values' in lines
     assert 'peak extra memory' in ratio
     values = [line for line in lines if line.startswith('values at N = 60')]
-    assert json.loads(values[0].split(': ', 1)[1]) == results[11]['metrics']
-    assert 'diversity/head2_top1' in results[11]['metrics']
+    assert json.loads(values[0].split(': ', 1)[1]) == results[13]['metrics']
+    assert 'diversity/head2_top1' in results[13]['metrics']
+
+
+def test_reference_row(tool):
+    # a config with mmpretrain's Accuracy is its own reference
+    metrics = [dict(type='Accuracy', topk=(1, )), dict(type='OODMetric')]
+    assert tool.row_names(metrics, False) == [
+        ('0', 'Accuracy'), ('1', 'OODMetric'), ('evaluator', 'evaluator')]
+    # else Accuracy with BatchAccuracy's arguments, or top-1 and top-5
+    assert tool.reference([
+        dict(type='OODMetric'),
+        dict(type='BatchAccuracy', topk=(1, 3), thrs=None)
+    ]) == dict(type='Accuracy', topk=(1, 3), thrs=None)
+    assert tool.reference([]) == dict(type='Accuracy', topk=(1, 5))

@@ -1,7 +1,8 @@
 """Time and peak extra memory of a config's evaluator on synthetic predictions.
 
-One CPU thread. Rows: each metric of ``val_evaluator`` alone, the whole
-evaluator and, with ``--tace``, the two TACE functions on the float64
+One CPU thread. Rows: each metric of ``val_evaluator`` alone, mmpretrain's
+``Accuracy`` alone if the config has none (the ratios' reference), the
+whole evaluator and, with ``--tace``, the two TACE functions on the float64
 ``pred_score``. Every (row, N) runs ``--repeats`` times, each time in a
 fresh process (Linux), the rows interleaved; the table gives the medians,
 the ratios are the medians of the repeats' ratios (with their range). The peak
@@ -57,9 +58,19 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def reference(metrics: List[dict]) -> dict:
+    """mmpretrain's ``Accuracy``, with the arguments of the config's
+    ``BatchAccuracy`` if it has one: the reference of the ratios."""
+    batch = [m for m in metrics if m['type'] == 'BatchAccuracy']
+    return dict(batch[0] if batch else dict(topk=(1, 5)), type='Accuracy')
+
+
 def row_names(metrics: List[dict], tace: bool) -> List[Tuple[str, str]]:
-    """(id, label) of the rows: the metrics, the evaluator, the TACEs."""
+    """(id, label) of the rows: the metrics, ``Accuracy`` if the config has
+    none (:func:`reference`), the evaluator, the TACEs."""
     rows = [(str(i), metric['type']) for i, metric in enumerate(metrics)]
+    if all(metric['type'] != 'Accuracy' for metric in metrics):
+        rows.append(('reference', 'Accuracy'))
     rows.append(('evaluator', 'evaluator'))
     return rows + [(name, name) for name in TACE_FUNCTIONS if tace]
 
@@ -72,7 +83,9 @@ def child(args: argparse.Namespace) -> dict:
     if row in TACE_FUNCTIONS:
         return measure_tace(row, *sizes)
     metrics = list(load_config(args.config).val_evaluator)
-    if row != 'evaluator':
+    if row == 'reference':
+        metrics = [reference(metrics)]
+    elif row != 'evaluator':
         metrics = [metrics[int(row)]]
     return measure_evaluator(metrics, *sizes, batch_size=args.batch_size)
 
@@ -154,10 +167,14 @@ def main(argv: Optional[List[str]] = None) -> List[dict]:
                 f'{total(res):.2f}', f'{res["cpu"]:.2f}',
                 f'{res["peak_mib"]:.0f}',
                 '-' if process is None else f'{res["gathered_mib"]:.1f}'))
-        accuracy = [row for row, label in rows.items() if label == 'Accuracy']
-        if accuracy:
-            lines.append(ratio_line(num, runs['evaluator'],
-                                    runs[accuracy[0]]))
+        by_label = {label: row for row, label in rows.items()}
+        lines.append(ratio_line(num, runs['evaluator'],
+                                runs[by_label['Accuracy']]))
+        if 'BatchAccuracy' in by_label:
+            same = runs[by_label['BatchAccuracy']][0]['metrics'] == \
+                runs[by_label['Accuracy']][0]['metrics']
+            lines.append(f'BatchAccuracy and Accuracy at N = {num}: '
+                         f'{"the same" if same else "DIFFERENT"} values')
         lines.append(shares_line(num, runs['evaluator']))
     print(format_table(COLUMNS, table))
     print('\n'.join(lines))

@@ -7,8 +7,10 @@ train_augments = [
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
 ]
 
+# BatchAccuracy: Accuracy's keys and values; the ranks gather N bools per
+# top-k, not the N x 1000 scores
 val_evaluator = [
-    dict(type='Accuracy', topk=(1, 5)),
+    dict(type='BatchAccuracy', topk=(1, 5)),
     dict(type='CalibrationMetric', num_bins=15),
     dict(type='EnsembleDiversityMetric'),
     dict(type='SelectivePredictionMetric'),

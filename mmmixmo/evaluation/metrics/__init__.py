@@ -1,3 +1,4 @@
+from .batch_accuracy import BatchAccuracy
 from .calibration_metric import CalibrationMetric
 from .conformal_metric import ConformalMetric
 from .corruption_metric import CorruptionMetric
@@ -7,7 +8,7 @@ from .ood_metric import OODMetric
 from .selective_prediction_metric import SelectivePredictionMetric
 
 __all__ = [
-    'CalibrationMetric', 'ConformalMetric', 'CorruptionMetric',
-    'EnsembleDiversityMetric', 'InDistributionMetric', 'OODMetric',
-    'SelectivePredictionMetric'
+    'BatchAccuracy', 'CalibrationMetric', 'ConformalMetric',
+    'CorruptionMetric', 'EnsembleDiversityMetric', 'InDistributionMetric',
+    'OODMetric', 'SelectivePredictionMetric'
 ]

@@ -52,6 +52,23 @@ def read_field(data_samples: Sequence[dict], field: str,
     return index, values
 
 
+def read_scores(data_samples: Sequence[dict],
+                metric: str) -> Tuple[Tensor, List[dict], Tensor]:
+    """The labels (:func:`batch_labels`), empty marks and ``pred_score`` of
+    a non-empty batch whose samples must all have ``pred_score``.
+
+    Returns:
+        tuple[Tensor, list[dict], Tensor]: ``gt_label`` ``(B, )``, the
+        marks of :func:`read_field` and ``pred_score`` ``(B, K)``.
+    """
+    if any('pred_score' not in s for s in data_samples):
+        raise missing_prediction(metric)
+    labels = batch_labels(data_samples, metric)
+    marks: List[dict] = [{} for _ in data_samples]
+    _, scores = read_field(data_samples, 'pred_score', marks)
+    return labels, marks, scores
+
+
 def batch_labels(data_samples: Sequence[dict], metric: str) -> Tensor:
     """The ``gt_label`` of the samples, checked as by :func:`single_label`,
     as an int64 tensor ``(B, )``."""

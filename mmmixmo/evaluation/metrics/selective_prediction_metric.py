@@ -11,7 +11,7 @@ from ..functional import (accuracy_at_coverage, aurc, auroc,
                           average_precision)
 from .batch_results import (BatchRowsMetric, SampleRow, check_finite, concat,
                             segments)
-from .sample_checks import batch_labels, missing_prediction, read_field
+from .sample_checks import read_scores
 
 
 def coverage_key(coverage: float) -> str:
@@ -70,11 +70,8 @@ class SelectivePredictionMetric(BatchRowsMetric):
         samples (:meth:`store_rows`)."""
         if not data_samples:
             return
-        if any('pred_score' not in s for s in data_samples):
-            raise missing_prediction('SelectivePredictionMetric')
-        labels = batch_labels(data_samples, 'SelectivePredictionMetric')
-        marks = [{} for _ in data_samples]
-        _, scores = read_field(data_samples, 'pred_score', marks)
+        labels, marks, scores = read_scores(data_samples,
+                                            'SelectivePredictionMetric')
         confidence, prediction = scores.flatten(1).max(dim=1)
         self.store_rows(dict(confidence=confidence.double().numpy(),
                         correct=(prediction == labels).numpy()), marks)

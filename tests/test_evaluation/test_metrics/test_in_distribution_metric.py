@@ -62,13 +62,14 @@ def test_batches_of_only_ood_samples(make_samples, member_logits,
                                      head_labels):
     # one sample per batch: the wrapped metrics get empty batches
     samples = _mixed(make_samples, member_logits, head_labels)
-    types = ('CalibrationMetric', 'EnsembleDiversityMetric',
+    types = ('BatchAccuracy', 'CalibrationMetric', 'EnsembleDiversityMetric',
              'SelectivePredictionMetric')
     out = _run([InDistributionMetric(dict(type=t)) for t in types], samples,
                batch_size=1)
     ref = _run([METRICS.build(dict(type=t)) for t in types],
                [s for s in samples if not s.is_ood])
     assert out == ref and 'calibration/nll' in out
+    assert out['accuracy/top1'] == pytest.approx(400 / 6)
 
 
 def test_built_from_the_evaluator_config(make_samples, member_logits,
@@ -122,6 +123,7 @@ def _two_ranks(cfg, samples):
 
 @pytest.mark.parametrize('cfg', [
     dict(type='InDistributionMetric', metric=dict(type='Accuracy')),
+    dict(type='InDistributionMetric', metric=dict(type='BatchAccuracy')),
     dict(type='InDistributionMetric', metric=dict(type='CalibrationMetric')),
     dict(
         type='InDistributionMetric',
@@ -139,7 +141,7 @@ def test_two_ranks_equal_one_pass(make_samples, member_logits, head_labels,
     ref = one_pass.evaluate(len(samples))
     assert _two_ranks(cfg, samples) == ref
     if cfg['type'] == 'InDistributionMetric' and \
-            cfg['metric']['type'] == 'Accuracy':
+            cfg['metric']['type'].endswith('Accuracy'):
         assert ref['accuracy/top1'] == pytest.approx(400 / 6)
 
 

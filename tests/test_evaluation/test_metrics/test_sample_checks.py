@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from mmmixmo.evaluation.metrics import (CalibrationMetric, ConformalMetric,
-                                        CorruptionMetric,
+from mmmixmo.evaluation.metrics import (BatchAccuracy, CalibrationMetric,
+                                        ConformalMetric, CorruptionMetric,
                                         EnsembleDiversityMetric,
                                         InDistributionMetric, OODMetric,
                                         SelectivePredictionMetric)
@@ -14,6 +14,7 @@ from mmmixmo.evaluation.metrics.sample_checks import (batch_labels,
                                                       mark_non_finite,
                                                       missing_prediction,
                                                       read_field,
+                                                      read_scores,
                                                       single_label)
 from mmmixmo.evaluation.metrics.wrapper_metric import WrapperMetric
 
@@ -79,9 +80,20 @@ def test_batch_labels():
         batch_labels(samples + [dict(gt_label=torch.tensor([]))], 'M')
 
 
+def test_read_scores():
+    samples = [dict(gt_label=torch.tensor([2]), pred_score=torch.ones(3)),
+               dict(gt_label=1, pred_score=torch.tensor([0., math.nan, 1.]))]
+    labels, marks, scores = read_scores(samples, 'M')
+    assert labels.tolist() == [2, 1] and scores.shape == (2, 3)
+    assert torch.equal(scores[0], torch.ones(3))
+    assert marks == [{}, dict(non_finite=('pred_score', ))]
+    with pytest.raises(KeyError, match='^"M needs the `pred_score`'):
+        read_scores(samples + [dict(gt_label=0, pred_label=0)], 'M')
+
+
 @pytest.mark.parametrize('metric', [
-    CalibrationMetric, EnsembleDiversityMetric, SelectivePredictionMetric,
-    lambda: OODMetric(scores='max_prob')
+    BatchAccuracy, CalibrationMetric, EnsembleDiversityMetric,
+    SelectivePredictionMetric, lambda: OODMetric(scores='max_prob')
 ])
 def test_one_message_without_predictions(metric):
     # one helper writes it for every metric
