@@ -167,7 +167,9 @@ def main(argv: Optional[List[str]] = None) -> List[dict]:
                 f'{total(res):.2f}', f'{res["cpu"]:.2f}',
                 f'{res["peak_mib"]:.0f}',
                 '-' if process is None else f'{res["gathered_mib"]:.1f}'))
-        by_label = {label: row for row, label in rows.items()}
+        by_label: Dict[str, str] = {}
+        for row, label in rows.items():
+            by_label.setdefault(label, row)
         lines.append(ratio_line(num, runs['evaluator'],
                                 runs[by_label['Accuracy']]))
         if 'BatchAccuracy' in by_label:

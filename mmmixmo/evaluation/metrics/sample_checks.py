@@ -54,12 +54,12 @@ def read_field(data_samples: Sequence[dict], field: str,
 
 def read_scores(data_samples: Sequence[dict],
                 metric: str) -> Tuple[Tensor, List[dict], Tensor]:
-    """The labels (:func:`batch_labels`), empty marks and ``pred_score`` of
-    a non-empty batch whose samples must all have ``pred_score``.
+    """The labels (:func:`batch_labels`), marks and ``pred_score`` of a
+    batch whose samples must all have ``pred_score``.
 
     Returns:
-        tuple[Tensor, list[dict], Tensor]: ``gt_label`` ``(B, )``, the
-        marks of :func:`read_field` and ``pred_score`` ``(B, K)``.
+        tuple[Tensor, list[dict], Tensor]: ``gt_label`` ``(B, )``, one dict
+        per sample marked by :func:`read_field`, ``pred_score`` ``(B, ...)``.
     """
     if any('pred_score' not in s for s in data_samples):
         raise missing_prediction(metric)

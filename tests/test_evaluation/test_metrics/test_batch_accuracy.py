@@ -91,12 +91,41 @@ def test_two_ranks_gather_bools_and_interleave():
     accuracy.process(None, next(_batches(scores[:51], labels[:51], 51)))
     assert max(sizes) < 8_000 < 51 * 4000 < len(pickle.dumps(
         accuracy.results))
-    assert metric.results[0].record.arrays['hits'].dtype == np.bool_
-    assert metric.results[0].record.arrays['hits'].shape[1] == 2
+    arrays = metric.results[0].record.arrays
+    assert arrays['hits'].dtype == np.bool_ and arrays['hits'].shape[1] == 2
+    assert arrays['classes'].dtype == np.int32 and set(
+        arrays['classes']) == {1000}
+
+
+@pytest.mark.parametrize('kwargs, match', [
+    (dict(topk=()), '`topk` must be an int >= 1 or a sequence of them, got'),
+    (dict(topk=(1, 0)), r'`topk` must be .*, got \(1, 0\)'),
+    (dict(topk=1.0), '`topk` must be'), (dict(topk=(True, )), '`topk`'),
+    (dict(thrs=()), '`thrs` is empty')
+])
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match='^BatchAccuracy: ' + match):
+        BatchAccuracy(**kwargs)
+
+
+def test_no_sample_no_key():
+    # mmengine warns of the empty results; Accuracy would fail to stack
+    assert BatchAccuracy().compute_metrics([]) == {}
 
 
 def test_user_mistakes():
     sample = next(_batches(PROBS[:1], [0], 1))[0]
+    with pytest.raises(ValueError, match=r'one score per class, \(K, \), '
+                       r'got \(3, 1\) per sample'):
+        BatchAccuracy().process(
+            None, [dict(sample, pred_score=PROBS[0][:, None])])
+    # a different number of classes in a later batch (or on another rank)
+    metric = BatchAccuracy()
+    metric.process(None, [sample])
+    metric.process(None, [dict(sample, pred_score=PROBS[0, :2])])
+    with pytest.raises(ValueError, match=r"samples' `pred_score` have "
+                       r'different numbers of classes \[2, 3\]'):
+        metric.evaluate(2)
     with pytest.raises(ValueError, match='`topk` 5 is more than the 3 '):
         BatchAccuracy(topk=(1, 5)).process(None, [sample])
     with pytest.raises(ValueError, match='single-label'):
