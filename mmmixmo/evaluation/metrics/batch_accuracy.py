@@ -1,6 +1,5 @@
 """BatchAccuracy: mmpretrain's Accuracy keeping only each sample's hits."""
 from itertools import product
-from numbers import Integral
 from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
@@ -40,11 +39,9 @@ class BatchAccuracy(BatchRowsMetric, Accuracy):
                  thrs: Union[float, Sequence[Optional[float]], None] = 0.,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
-        topks = (topk, ) if isinstance(topk, Integral) else topk
-        valid = isinstance(topks, (Sequence, np.ndarray)) and len(topks) > 0
-        if not valid or not all(
-                isinstance(k, Integral) and not isinstance(k, bool) and k >= 1
-                for k in topks):
+        topks = (topk, ) if isinstance(topk, int) else topk
+        if not isinstance(topks, Sequence) or not topks or not all(
+                type(k) is int and k >= 1 for k in topks):
             raise ValueError('BatchAccuracy: `topk` must be an int >= 1 or '
                              f'a sequence of them, got {topk!r}')
         super().__init__(topk, thrs, collect_device=collect_device,

@@ -61,12 +61,11 @@ def read_scores(data_samples: Sequence[dict],
         tuple[Tensor, list[dict], Tensor]: ``gt_label`` ``(B, )``, one dict
         per sample marked by :func:`read_field`, ``pred_score`` ``(B, ...)``.
     """
-    if any('pred_score' not in s for s in data_samples):
-        raise missing_prediction(metric)
-    labels = batch_labels(data_samples, metric)
     marks: List[dict] = [{} for _ in data_samples]
-    _, scores = read_field(data_samples, 'pred_score', marks)
-    return labels, marks, scores
+    index, scores = read_field(data_samples, 'pred_score', marks)
+    if len(index) < len(data_samples):
+        raise missing_prediction(metric)
+    return batch_labels(data_samples, metric), marks, scores
 
 
 def batch_labels(data_samples: Sequence[dict], metric: str) -> Tensor:
